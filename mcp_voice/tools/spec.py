@@ -127,7 +127,9 @@ class HostTool:
         }
 
 
-ToolEventKind = Literal["started", "progress", "finished", "failed", "cancelled", "tools_changed", "server_restarted"]
+ToolEventKind = Literal[
+    "started", "progress", "finished", "failed", "cancelled", "tools_changed", "server_restarted"
+]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,287 @@
+"""mcp-voice.toml: pydantic models, loading, and errors that name the key and the file.
+
+Our own tables forbid unknown keys so a typo is an error rather than a silently ignored setting.
+`[plugins.NAME]` tables are free-form here and validated by each plugin's own model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from mcp import StdioServerParameters
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from mcp_voice.tools.spec import BargeIn, ServerSpec
+
+CONFIG_ENV = "MCP_VOICE_CONFIG"
+DEFAULT_FILE = "mcp-voice.toml"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(Exception):
+    """A config file that cannot be read or has a bad value; the message names file and key."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Table):
+    """`[servers.NAME]`: an external MCP server, started as a command or reached by URL."""
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    tools: list[str] | None = None
+    long_running: list[str] = Field(default_factory=list)
+    approval: list[str] = Field(default_factory=list)
+    timeout_s: PositiveFloat = 30.0
+    on_barge_in: BargeIn = "keep"
+    max_concurrency: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set exactly one of 'command' (a stdio server) or 'url' (streamable HTTP)")
+        if self.url is not None and not re.match(r"^https?://", self.url):
+            raise ValueError(f"url must start with http:// or https:// (got {self.url!r})")
+        if self.url is not None and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd apply to 'command' servers only")
+        if self.command is not None and self.headers:
+            raise ValueError("headers apply to 'url' servers only")
+        return self
+
+
+class PolicyKeys(BaseModel):
+    """The policy keys every `[plugins.NAME]` table may carry; applied to that plugin's servers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tools: list[str] | None = None
+    long_running: list[str] | None = None
+    approval: list[str] | None = None
+    timeout_s: PositiveFloat | None = None
+    on_barge_in: BargeIn | None = None
+    max_concurrency: PositiveInt | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """Only the keys the user set, ready for `dataclasses.replace(spec, **...)`."""
+        values = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
+        for key in ("long_running", "approval"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return values
+
+
+class SessionConfig(_Table):
+    """`[session]`: the session host's settings (the fields of `session.host.HostSettings`)."""
+
+    register_plugin_tools: bool = True
+    async_mode: Literal["placeholder", "deferred"] = "placeholder"
+    progress_updates: bool = True
+    progress_interval_s: PositiveFloat = 5.0
+    auto_approve: bool = False
+
+
+class ServeConfig(_Table):
+    """`[serve]`: where `mcp-voice serve` listens and which realtime server it talks to."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    upstream: str | None = None
+    """"openai", "sim", or a ws(s):// URL; None: "openai" if OPENAI_API_KEY is set, else "sim"."""
+    model: str = "gpt-realtime"
+    token_env: str | None = None
+    """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
+    upstream_key_env: str | None = None
+    """Name of the environment variable holding the key sent to a ws(s):// upstream (none by default)."""
+
+
+class Config(_Table):
+    """The whole file. `Config()` is the configuration without a file."""
+
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    servers: dict[str, ServerConfig] = Field(default_factory=dict)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    source: Path | None = Field(default=None, exclude=True)
+    """The file it came from (absolute), None for defaults."""
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the file resolve against its folder (the cwd without a file)."""
+        return self.source.parent if self.source is not None else Path.cwd()
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """`path` made absolute against `base_dir` (`~` expanded)."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def plugin_settings(self, name: str, model: type[M]) -> M:
+        """Validate `[plugins.NAME]` with the plugin's model; errors name `plugins.NAME.KEY` and the file.
+
+        Validators can read `info.context["base_dir"]` to resolve relative paths.
+        """
+        try:
+            return model.model_validate(self.plugins.get(name, {}), context={"base_dir": self.base_dir})
+        except ValidationError as e:
+            raise ConfigError(_format_errors(e, self.source, prefix=("plugins", name), model=model)) from None
+
+
+def load_config(path: str | Path | None = None, *, env: Mapping[str, str] = os.environ) -> Config:
+    """`path`, else `$MCP_VOICE_CONFIG`, else `./mcp-voice.toml` if present, else defaults."""
+    if path is None and env.get(CONFIG_ENV):
+        path = env[CONFIG_ENV]
+    if path is None:
+        if not Path(DEFAULT_FILE).is_file():
+            return Config()
+        path = DEFAULT_FILE
+    file = Path(path).expanduser()
+    try:
+        with file.open("rb") as fp:
+            data = tomllib.load(fp)
+    except FileNotFoundError:
+        raise ConfigError(f"{_show(file)}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{_show(file)}: is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{_show(file)}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{_show(file)}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{_show(file)}: invalid TOML: {e}") from None
+    return parse_config(data, source=file)
+
+
+def parse_config(data: Mapping[str, Any], *, source: Path | None = None) -> Config:
+    """Validate an already-parsed TOML document (`source` only names the file in errors)."""
+    source = source.resolve() if source is not None else None
+    if "source" in data:
+        raise ConfigError(f"{_show(source)}: source: unknown key")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, source, model=Config)) from None
+    return config.model_copy(update={"source": source})
+
+
+def config_server_specs(config: Config, *, env: Mapping[str, str] = os.environ) -> list[ServerSpec]:
+    """`[servers.NAME]` tables as `ServerSpec`s (disabled ones left out).
+
+    `${VAR}` in `env` and `headers` values is replaced from the environment, so secrets need not
+    live in the file. A command server runs in `cwd`, by default the config file's folder.
+    """
+    specs = []
+    for name, server in config.servers.items():
+        if not server.enabled:
+            continue
+        where = ("servers", name)
+        target: StdioServerParameters | str
+        if server.command is not None:
+            command = server.command
+            if command.startswith(("./", "../", "~")):
+                command = str(config.resolve_path(command))
+            cwd = config.resolve_path(server.cwd) if server.cwd is not None else config.base_dir
+            target = StdioServerParameters(
+                command=command,
+                args=list(server.args),
+                env=_expand(server.env, env, config.source, (*where, "env")) or None,
+                cwd=cwd,
+            )
+        else:
+            target = server.url or ""
+        specs.append(
+            ServerSpec(
+                name=name,
+                target=target,
+                headers=_expand(server.headers, env, config.source, (*where, "headers")),
+                tools=server.tools,
+                long_running=tuple(server.long_running),
+                approval=tuple(server.approval),
+                timeout_s=server.timeout_s,
+                on_barge_in=server.on_barge_in,
+                max_concurrency=server.max_concurrency,
+            )
+        )
+    return specs
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(
+    values: Mapping[str, str], env: Mapping[str, str], source: Path | None, where: Sequence[str]
+) -> dict[str, str]:
+    out = {}
+    for key, value in values.items():
+
+        def sub(m: re.Match[str], key: str = key) -> str:
+            if m.group(1) not in env:
+                path = ".".join((*where, key))
+                raise ConfigError(f"{_show(source)}: {path}: environment variable {m.group(1)} is not set")
+            return env[m.group(1)]
+
+        out[key] = _VAR.sub(sub, value)
+    return out
+
+
+def _show(source: Path | None) -> str:
+    """A file name as the user would recognise it: relative to the cwd when below it."""
+    if source is None:
+        return "config"
+    try:
+        return str(source.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(source)
+
+
+def _format_errors(
+    error: ValidationError, source: Path | None, *, prefix: Sequence[str] = (), model: type[BaseModel]
+) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key" + _suggest(model, item["loc"])
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        path = ".".join([*prefix, *loc])
+        lines.append(f"{_show(source)}: {path}: {message}" if path else f"{_show(source)}: {message}")
+    return "\n".join(lines)
+
+
+def _suggest(model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """' (did you mean 'x'?)' for an unknown key, found by walking the models along `loc`."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field else None
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return ""
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), [f for f in current.model_fields if f != "source"], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,70 @@
+"""MCP call outcomes -> `ToolResult`s shaped for the model.
+
+Everything the model gets back is a string it can read out: text joined, structured content as
+JSON, and every failure (tool error, timeout, crashed server, bad arguments) as a JSON object
+`{"error": {"tool", "message", "kind"}}` rather than an exception, so a voice session never stalls
+on a tool problem.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import mcp.types as types
+
+from mcp_voice.tools.spec import ToolImage, ToolResult
+
+ErrorKind = Literal["timeout", "tool_error", "server_unavailable", "bad_arguments", "unknown_tool"]
+
+
+def error_result(tool: str, kind: ErrorKind, message: str) -> ToolResult:
+    """A failed call, as an error object the model can read."""
+    payload = {"error": {"tool": tool, "message": message, "kind": kind}}
+    return ToolResult(output=json.dumps(payload, ensure_ascii=False), is_error=True)
+
+
+def _describe_block(block: Any, images: list[ToolImage]) -> str | None:
+    """One content block as text; images are collected and only named in the text."""
+    if isinstance(block, types.TextContent):
+        return block.text
+    if isinstance(block, types.ImageContent):
+        images.append(ToolImage(mime_type=block.mime_type, data=block.data))
+        return f"[image: {block.mime_type}]"
+    if isinstance(block, types.AudioContent):
+        return f"[audio: {block.mime_type}]"
+    if isinstance(block, types.ResourceLink):
+        label = block.title or block.name
+        return f"[resource: {label} {block.uri}]" if label else f"[resource: {block.uri}]"
+    if isinstance(block, types.EmbeddedResource):
+        resource = block.resource
+        if isinstance(resource, types.TextResourceContents):
+            return resource.text
+        mime = resource.mime_type or "application/octet-stream"
+        if mime.startswith("image/") and isinstance(resource, types.BlobResourceContents):
+            images.append(ToolImage(mime_type=mime, data=resource.blob))
+            return f"[image: {mime}]"
+        return f"[resource: {mime} {resource.uri}]"
+    return None
+
+
+def content_text(result: types.CallToolResult) -> tuple[str, tuple[ToolImage, ...]]:
+    """The text blocks joined with newlines, and the images the result carried."""
+    images: list[ToolImage] = []
+    parts = [text for block in result.content if (text := _describe_block(block, images)) is not None]
+    return "\n".join(parts), tuple(images)
+
+
+def tool_result(tool: str, result: types.CallToolResult) -> ToolResult:
+    """A `CallToolResult` as the model should see it."""
+    text, images = content_text(result)
+    if result.is_error:
+        failed = error_result(tool, "tool_error", text or "the tool reported an error without a message")
+        return ToolResult(output=failed.output, is_error=True, images=images)
+    structured = result.structured_content
+    if structured is not None:
+        # Structured content is the tool's declared answer; the text blocks usually repeat it.
+        output = json.dumps(structured, ensure_ascii=False, default=str)
+    else:
+        output = text
+    return ToolResult(output=output, images=images, structured=structured)

@@ -1,0 +1,103 @@
+"""Describing what is there: directory listings and single-file facts. Blocking; run in a thread."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+
+from .content import LINE_COUNT_LIMIT, SNIFF_BYTES, binary_kind, count_lines, human_size, looks_like_text
+from .content import open_regular as _open_regular
+from .jail import Jail, os_errors, special_kind
+
+LIST_LIMIT = 500
+"""A listing shows at most this many entries (directories first), then says how many it left out."""
+
+
+def list_directory(jail: Jail, path: str) -> str:
+    real = jail.resolve_dir(path)
+    with os_errors("list", path), os.scandir(real) as it:
+        entries = list(it)
+    # Sort on d_type (no stat): a huge directory costs one scandir, and stats only what is shown.
+    entries.sort(key=lambda e: (not _is_dir_inside(jail, e), e.name.casefold()))
+    shown = jail.relative(real)
+    if not entries:
+        return f"Directory '{shown}' is empty."
+    lines = [f"Directory '{shown}' has {_plural(len(entries), 'entry', 'entries')}:"]
+    lines.extend(_describe_entry(jail, e) for e in entries[:LIST_LIMIT])
+    if len(entries) > LIST_LIMIT:
+        lines.append(
+            f"[Showing the first {LIST_LIMIT} of {len(entries)} entries; "
+            "use search_files to find specific ones.]"
+        )
+    return "\n".join(lines)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"1 {one}" if n == 1 else f"{n} {many}"
+
+
+def _is_dir_inside(jail: Jail, entry: os.DirEntry[str]) -> bool:
+    try:
+        if entry.is_symlink():
+            target = jail.link_target_inside(Path(entry.path))
+            return target is not None and target.is_dir()
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _describe_entry(jail: Jail, entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_symlink():
+            target = jail.link_target_inside(Path(entry.path))
+            if target is None:
+                return f"{entry.name} (link leading outside the root; not accessible)"
+            if not target.exists():
+                return f"{entry.name} (broken link)"
+            if target.is_dir():
+                return f"{entry.name}/ (link to directory '{jail.relative(target)}')"
+            return f"{entry.name} (link to '{jail.relative(target)}', {human_size(target.stat().st_size)})"
+        st = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        return f"{entry.name} (unreadable: {exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return f"{entry.name}/"
+    kind = special_kind(st.st_mode)
+    if kind is not None:
+        return f"{entry.name} ({kind.removeprefix('a ')}; not readable)"
+    return f"{entry.name} ({human_size(st.st_size)})"
+
+
+def file_info(jail: Jail, path: str) -> str:
+    real = jail.resolve(path)
+    lines = [f"path: {jail.relative(real)}"]
+    lexical = jail.root / path if not os.path.isabs(path) else Path(path)
+    if os.path.islink(lexical):
+        lines.append(f"link: symbolic link to '{jail.relative(real)}'")
+    with os_errors("read", path):
+        st = real.stat()
+        modified = datetime.fromtimestamp(st.st_mtime).astimezone().isoformat(timespec="seconds")
+        permissions = f"{stat.filemode(st.st_mode)[1:]} ({stat.S_IMODE(st.st_mode):04o})"
+        if stat.S_ISDIR(st.st_mode):
+            count = len(os.listdir(real))
+            lines += ["type: directory", f"entries: {count}"]
+        else:
+            exact = f" ({st.st_size} bytes)" if st.st_size >= 1024 else ""
+            lines += ["type: file", f"size: {human_size(st.st_size)}{exact}"]
+            lines.append(f"content: {_content_summary(real, path, st.st_size)}")
+        lines += [f"modified: {modified}", f"permissions: {permissions}"]
+    return "\n".join(lines)
+
+
+def _content_summary(real: Path, shown: str, size: int) -> str:
+    with _open_regular(real, shown) as f:
+        sample = f.read(SNIFF_BYTES)
+        if not looks_like_text(sample):
+            return f"binary ({binary_kind(real.name, sample)})"
+        if size > LINE_COUNT_LIMIT:
+            return f"text (too large to count lines: over {human_size(LINE_COUNT_LIMIT)})"
+        f.seek(0)
+        n = count_lines(f)
+        return f"text, {_plural(n, 'line', 'lines')}"

@@ -1,0 +1,170 @@
+"""open_tools / load_tools: plugins and config become one started registry, hooks wired in."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import mcp.types
+import pytest
+from mcp.server import MCPServer
+
+from mcp_voice.api import load_tools, open_tools
+from mcp_voice.config import Config, parse_config
+from mcp_voice.hookspecs import hookimpl
+from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
+
+
+def echo_server(name: str) -> MCPServer:
+    server = MCPServer(name)
+
+    @server.tool()
+    async def echo(text: str) -> str:
+        """Say it back."""
+        return text
+
+    @server.tool()
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    return server
+
+
+class Echo:
+    name = "echo"
+
+    @hookimpl
+    def register_servers(self, register: Callable[[ServerSpec], None], config: Config) -> None:
+        register(ServerSpec(name="echo", target=echo_server("echo")))
+
+
+class Observer:
+    name = "observer"
+
+    def __init__(self) -> None:
+        self.events: list[ToolEvent] = []
+
+    @hookimpl
+    def tool_event(self, event: ToolEvent) -> None:
+        self.events.append(event)
+
+
+class LongShout:
+    name = "long-shout"
+
+    @hookimpl
+    def tool_policy(self, server: str, tool: mcp.types.Tool, policy: ToolPolicy) -> ToolPolicy | None:
+        if tool.name == "shout":
+            return ToolPolicy(long_running=True, timeout_s=99, on_barge_in="cancel", approval=policy.approval)
+        return None
+
+
+class Broken:
+    name = "broken"
+
+    @hookimpl(tryfirst=True)
+    def tool_policy(self, server: str, tool: mcp.types.Tool, policy: ToolPolicy) -> ToolPolicy | None:
+        raise RuntimeError("policy bug")
+
+    @hookimpl(tryfirst=True)
+    def tool_event(self, event: ToolEvent) -> None:
+        raise RuntimeError("observer bug")
+
+
+@pytest.mark.anyio
+async def test_open_tools_serves_plugin_tools() -> None:
+    with anyio.fail_after(10):
+        async with open_tools(Config(), plugins=[], extra_plugins=[Echo()], env={}) as tools:
+            assert [t.name for t in tools.tools()] == ["echo__echo", "echo__shout"]
+            assert tools.servers["echo"].plugin == "echo"
+            result = await tools.call("echo__shout", {"text": "hi"})
+    assert not result.is_error and "HI" in result.output
+
+
+@pytest.mark.anyio
+async def test_policy_hook_and_event_observer_are_wired(caplog: pytest.LogCaptureFixture) -> None:
+    observer = Observer()
+    extra = [Echo(), LongShout(), observer, Broken()]
+    with anyio.fail_after(10), caplog.at_level(logging.WARNING, logger="mcp_voice"):
+        async with open_tools(Config(), plugins=[], extra_plugins=extra, env={}) as tools:
+            shout, echo = tools.get("echo__shout"), tools.get("echo__echo")
+            assert shout is not None and echo is not None
+            assert (shout.policy.long_running, shout.policy.timeout_s, shout.policy.on_barge_in) == (
+                True,
+                99,
+                "cancel",
+            )
+            assert not echo.policy.long_running
+            await tools.call("echo__echo", {"text": "x"}, call_id="c1")
+    kinds = [(e.kind, e.tool, e.call_id) for e in observer.events if e.call_id == "c1"]
+    assert kinds == [("started", "echo__echo", "c1"), ("finished", "echo__echo", "c1")]
+    assert "plugin 'broken': tool_policy failed" in caplog.text
+    assert "plugin 'broken': tool_event failed" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_plugin_table_policy_keys_apply_to_its_servers(tmp_path: Path) -> None:
+    config = parse_config(
+        {"plugins": {"echo": {"long_running": ["echo"], "timeout_s": 7, "tools": ["echo"], "other": 1}}},
+        source=tmp_path / "c.toml",
+    )
+    setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={})
+    assert setup.errors == {}
+    (spec,) = setup.specs
+    assert (spec.long_running, spec.timeout_s, spec.tools, spec.max_concurrency) == (
+        ("echo",),
+        7,
+        ["echo"],
+        4,
+    )
+    with anyio.fail_after(10):
+        async with setup.registry() as tools:
+            (tool,) = tools.tools()
+    assert (tool.name, tool.policy.long_running, tool.policy.timeout_s) == ("echo__echo", True, 7)
+
+
+def test_bad_policy_key_and_unknown_plugin_table_are_reported(tmp_path: Path) -> None:
+    config = parse_config(
+        {"plugins": {"echo": {"timeout_s": "soon"}, "ecko": {}}},
+        source=tmp_path / "c.toml",
+    )
+    setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={})
+    assert setup.specs == []
+    assert "c.toml: plugins.echo.timeout_s: Input should be a valid number" in setup.errors["echo"]
+    assert setup.errors["ecko"] == "[plugins.ecko] is set in the config but no plugin 'ecko' is installed"
+
+
+def test_config_server_may_not_take_a_plugin_servers_name() -> None:
+    config = parse_config({"servers": {"echo": {"url": "http://127.0.0.1:1/mcp"}}})
+    setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={})
+    assert [(s.name, s.plugin) for s in setup.specs] == [("echo", "echo")]
+    assert setup.errors == {"servers.echo": "the name 'echo' is already used by plugin 'echo'"}
+
+
+@pytest.mark.anyio
+async def test_config_stdio_server_joins_plugin_servers(tmp_path: Path) -> None:
+    command = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("mcp-server-time is not installed")
+    config = parse_config(
+        {
+            "servers": {
+                "time": {
+                    "command": command,
+                    "args": ["--local-timezone", "UTC"],
+                    "tools": ["get_current_time"],
+                }
+            }
+        },
+        source=tmp_path / "c.toml",
+    )
+    with anyio.fail_after(30):
+        async with open_tools(config, plugins=[], extra_plugins=[Echo()], env={}) as tools:
+            assert tools.errors == {}
+            assert [t.name for t in tools.tools()] == ["echo__echo", "echo__shout", "time__get_current_time"]
+            result = await tools.call("time__get_current_time", {"timezone": "UTC"})
+    assert not result.is_error and "UTC" in result.output

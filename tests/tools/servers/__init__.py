@@ -1,0 +1,1 @@
+"""Small MCP servers the tool-layer tests talk to, in-process and over stdio."""
