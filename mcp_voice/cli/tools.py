@@ -190,10 +190,19 @@ def _parameter_lines(schema: Mapping[str, Any]) -> list[str]:
     lines = []
     for name, prop in properties.items():
         prop = prop if isinstance(prop, Mapping) else {}
-        kind = prop.get("type", "any")
-        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
+        kind = _type_name(prop)
         text = f"- {name}: {kind}" + ("" if name in required else " (optional)")
         if prop.get("description"):
             text += f" - {prop['description']}"
         lines.append(text)
     return lines
+
+
+def _type_name(prop: Mapping[str, Any]) -> str:
+    """`string`, `integer|null`, ...: the JSON types a property accepts, `any` when unconstrained."""
+    kind = prop.get("type")
+    if kind is None:
+        alternatives = prop.get("anyOf") or prop.get("oneOf") or ()
+        names = [_type_name(alt) for alt in alternatives if isinstance(alt, Mapping)]
+        return "|".join(dict.fromkeys(n for n in names if n != "null")) or "any"
+    return "|".join(kind) if isinstance(kind, list) else str(kind)

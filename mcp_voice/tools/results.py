@@ -9,6 +9,7 @@ on a tool problem.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 import mcp.types as types
@@ -55,10 +56,15 @@ def content_text(result: types.CallToolResult) -> tuple[str, tuple[ToolImage, ..
     return "\n".join(parts), tuple(images)
 
 
+_SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:\s]+: ")
+"""MCPServer prefixes a tool's own error message with this; the model only needs the message."""
+
+
 def tool_result(tool: str, result: types.CallToolResult) -> ToolResult:
     """A `CallToolResult` as the model should see it."""
     text, images = content_text(result)
     if result.is_error:
+        text = _SDK_ERROR_PREFIX.sub("", text, count=1)
         failed = error_result(tool, "tool_error", text or "the tool reported an error without a message")
         return ToolResult(output=failed.output, is_error=True, images=images)
     structured = result.structured_content

@@ -1,0 +1,161 @@
+"""GA client-event validation, `error` events and ids.
+
+The host and the simulator both check what a client sends before acting on it, so a bad event
+gets an `error` answer (the Realtime way: the connection stays open) instead of a crash later.
+The checks are shallow on purpose: `input_audio_buffer.append` arrives 50 times a second.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, Literal
+
+Event = dict[str, Any]
+
+GA_CLIENT_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "input_audio_buffer.clear",
+        "conversation.item.create",
+        "conversation.item.retrieve",
+        "conversation.item.truncate",
+        "conversation.item.delete",
+        "response.create",
+        "response.cancel",
+        "output_audio_buffer.clear",
+    }
+)
+
+ErrorCode = Literal[
+    "invalid_json", "invalid_event", "missing_required_parameter", "invalid_type", "invalid_value"
+]
+
+
+class ClientEventError(Exception):
+    """A client event the server cannot accept; `error_event()` turns it into the wire answer."""
+
+    def __init__(self, message: str, code: str, event_id: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.event_id = event_id
+        self.param = param
+
+    def to_event(self) -> Event:
+        return error_event(self.message, code=self.code, event_id=self.event_id, param=self.param)
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(10)
+
+
+def new_event_id() -> str:
+    return _new_id("event_")
+
+
+def new_item_id() -> str:
+    return _new_id("item_")
+
+
+def new_call_id() -> str:
+    return _new_id("call_")
+
+
+def new_response_id() -> str:
+    return _new_id("resp_")
+
+
+def error_event(
+    message: str,
+    *,
+    code: str | None,
+    event_id: str | None = None,
+    param: str | None = None,
+    type: str = "invalid_request_error",
+) -> Event:
+    """A GA `error` server event; `event_id` inside `error` names the client event at fault."""
+    return {
+        "type": "error",
+        "event_id": new_event_id(),
+        "error": {"type": type, "code": code, "message": message, "param": param, "event_id": event_id},
+    }
+
+
+def _require(ev: Event, key: str, kind: type | tuple[type, ...], what: str) -> None:
+    value = ev.get(key)
+    if value is None:
+        raise ClientEventError(
+            f"Missing required parameter: '{key}'.", "missing_required_parameter", ev.get("event_id"), key
+        )
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise ClientEventError(
+            f"Invalid type for '{key}': expected {what}, got {type(value).__name__}.",
+            "invalid_type",
+            ev.get("event_id"),
+            key,
+        )
+
+
+def _check_truncate(ev: Event) -> None:
+    _require(ev, "item_id", str, "a string")
+    for key in ("content_index", "audio_end_ms"):
+        _require(ev, key, int, "an integer")
+        if ev[key] < 0:
+            raise ClientEventError(f"'{key}' must be >= 0.", "invalid_value", ev.get("event_id"), key)
+
+
+def _check_response_create(ev: Event) -> None:
+    if "response" in ev and ev["response"] is not None and not isinstance(ev["response"], dict):
+        raise ClientEventError(
+            "Invalid type for 'response': expected an object.", "invalid_type", ev.get("event_id"), "response"
+        )
+
+
+_CHECKS = {
+    "session.update": lambda ev: _require(ev, "session", dict, "an object"),
+    "conversation.item.create": lambda ev: _require(ev, "item", dict, "an object"),
+    "conversation.item.retrieve": lambda ev: _require(ev, "item_id", str, "a string"),
+    "conversation.item.delete": lambda ev: _require(ev, "item_id", str, "a string"),
+    "conversation.item.truncate": _check_truncate,
+    "response.create": _check_response_create,
+}
+
+
+def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
+    """Parse and check one GA client event; raises `ClientEventError` saying what is wrong."""
+    if isinstance(raw, dict):
+        ev = raw
+    else:
+        try:
+            ev = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ClientEventError(
+                f"The server could not parse the event as JSON: {exc}", "invalid_json"
+            ) from None
+        if not isinstance(ev, dict):
+            raise ClientEventError("Events must be JSON objects.", "invalid_event")
+    kind = ev.get("type")
+    if kind == "input_audio_buffer.append":  # the hot path: one cheap check
+        if type(ev.get("audio")) is not str:
+            _require(ev, "audio", str, "a base64 string")
+        return ev
+    event_id = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
+    if kind is None:
+        raise ClientEventError(
+            "Missing required parameter: 'type'.", "missing_required_parameter", event_id, "type"
+        )
+    if kind not in GA_CLIENT_EVENT_TYPES:
+        supported = ", ".join(f"'{t}'" for t in sorted(GA_CLIENT_EVENT_TYPES))
+        raise ClientEventError(
+            f"Invalid value: {json.dumps(kind)}. Supported values are: {supported}.",
+            "invalid_value",
+            event_id,
+            "type",
+        )
+    check = _CHECKS.get(kind)
+    if check is not None:
+        check(ev)
+    return ev

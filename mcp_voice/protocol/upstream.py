@@ -1,0 +1,140 @@
+"""Upstream connections: the realtime model server, always over a real WebSocket.
+
+`open_upstream("openai" | "sim" | "ws(s)://...")` yields an `EventChannel` of GA events. The
+simulator is reached the same way as OpenAI (a loopback WebSocket), so whatever the host does
+against it exercises the real transport.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from mcp_voice.session.channels import ChannelClosed
+
+if TYPE_CHECKING:
+    from mcp_voice.session.channels import Event
+    from mcp_voice.sim.config import SimConfig
+
+OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
+MAX_MESSAGE_BYTES = 32 * 2**20
+"""Generous: a single `input_audio_buffer.append` may carry 15 MiB of base64 audio."""
+OPEN_TIMEOUT_S = 15.0
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class UpstreamError(Exception):
+    """The upstream target cannot be used as given (unknown target, missing key)."""
+
+
+class WebSocketUpstream:
+    """An `EventChannel` over a websockets client connection of JSON text frames."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def send(self, event: Event | str) -> None:
+        try:
+            await self.ws.send(event if isinstance(event, str) else _dumps(event))
+        except ConnectionClosed as exc:
+            raise ChannelClosed(_describe(exc)) from exc
+
+    async def receive(self) -> Event | str:
+        try:
+            message = await self.ws.recv()
+        except ConnectionClosed as exc:
+            raise ChannelClosed(_describe(exc)) from exc
+        try:
+            event = json.loads(message)
+        except ValueError:
+            return message if isinstance(message, str) else repr(message[:64])
+        return event if isinstance(event, dict) else str(message)
+
+    async def aclose(self) -> None:
+        await self.ws.close()
+
+    @property
+    def close_code(self) -> int | None:
+        """Why the upstream closed (e.g. 4000 for OpenAI's `beta_api_shape_disabled`), once closed."""
+        return self.ws.close_code
+
+
+def _describe(exc: ConnectionClosed) -> str:
+    rcvd = exc.rcvd
+    if rcvd is None:
+        return "upstream connection closed"
+    return f"upstream closed the connection: {rcvd.code} {rcvd.reason}".rstrip()
+
+
+def with_model(url: str, model: str) -> str:
+    """`url` with `?model=` appended unless its query already names a model."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "model" for key, _ in query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode([*query, ("model", model)])))
+
+
+def resolve_target(target: str, model: str, api_key: str | None) -> tuple[str, dict[str, str]]:
+    """The URL and headers for a non-simulator target; raises `UpstreamError` before any network."""
+    headers: dict[str, str] = {}
+    if target == "openai":
+        if not api_key:
+            raise UpstreamError(
+                "upstream 'openai' needs an API key (set OPENAI_API_KEY, or use the simulator)"
+            )
+        url = with_model(OPENAI_REALTIME_URL, model)
+    elif urlsplit(target).scheme in ("ws", "wss") and urlsplit(target).netloc:
+        url = with_model(target, model)
+    else:
+        raise UpstreamError(f"unknown upstream {target!r}: use 'openai', 'sim', or a ws:// or wss:// URL")
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return url, headers
+
+
+@asynccontextmanager
+async def _connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[WebSocketUpstream]:
+    async with connect(
+        url,
+        additional_headers=dict(headers),
+        max_size=MAX_MESSAGE_BYTES,
+        compression=None,
+        open_timeout=OPEN_TIMEOUT_S,
+        max_queue=256,
+    ) as ws:
+        yield WebSocketUpstream(ws)
+
+
+@asynccontextmanager
+async def open_upstream(
+    target: str,
+    *,
+    model: str,
+    api_key: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    sim_config: SimConfig | None = None,
+) -> AsyncIterator[WebSocketUpstream]:
+    """Connect to `target` ("openai", "sim", or a ws(s):// URL) and yield a GA `EventChannel`.
+
+    "sim" starts a simulator on 127.0.0.1:0 in this event loop for the life of the block.
+    """
+    extra: dict[str, Any] = dict(extra_headers or {})
+    if target == "sim":
+        from mcp_voice.sim.server import run_simulator  # the simulator imports this package
+
+        async with run_simulator(config=sim_config) as sim:
+            headers = {**extra, **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
+            async with _connect(with_model(sim.url, model), headers) as channel:
+                yield channel
+        return
+    url, headers = resolve_target(target, model, api_key)
+    async with _connect(url, {**extra, **headers}) as channel:
+        yield channel

@@ -1,0 +1,25 @@
+"""SimConfig: the simulator's own knobs (pacing, reply length, tone), not the Realtime session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    speed: float = 1.0
+    """Wall-clock seconds per second of reply: 1.0 real time, 0.1 ten times faster, 0 no pacing.
+    Larger values make replies last longer (room to barge in)."""
+    ms_per_char: int = 60
+    """Spoken length of a reply: this many ms per character of its text ..."""
+    min_audio_ms: int = 200
+    max_audio_ms: int = 10_000
+    """... clamped to [min_audio_ms, max_audio_ms]."""
+    chunk_ms: int = 100
+    """Audio per `response.output_audio.delta`."""
+    tone_hz: float = 200.0
+    tone_amplitude: int = 600
+    """Quiet (about -37 dBFS RMS): below the default VAD threshold, so echoed output is not speech."""
+    api_key: str | None = None
+    """When set, clients must send `Authorization: Bearer <api_key>` (else HTTP 401)."""
+    instructions: str = "You are the mcp-voice simulator. Replies are scripted, not generated."
