@@ -1,1 +1,89 @@
-"""mcp-voice."""
+"""mcp-voice: MCP tool servers in realtime voice sessions.
+
+The public API. Names load lazily so that a plugin importing `mcp_voice.hookspecs` does not pull
+in the session host, the simulator or the web stack.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # config and plugins
+    "Config": "mcp_voice.config",
+    "ConfigError": "mcp_voice.config",
+    "load_config": "mcp_voice.config",
+    "hookimpl": "mcp_voice.hookspecs",
+    # the tool layer
+    "open_tools": "mcp_voice.api",
+    "load_tools": "mcp_voice.api",
+    "ToolRegistry": "mcp_voice.tools.registry",
+    "ServerSpec": "mcp_voice.tools.spec",
+    "ToolPolicy": "mcp_voice.tools.spec",
+    "ToolResult": "mcp_voice.tools.spec",
+    "ToolImage": "mcp_voice.tools.spec",
+    "HostTool": "mcp_voice.tools.spec",
+    "ToolEvent": "mcp_voice.tools.spec",
+    # sessions
+    "SessionHost": "mcp_voice.session.host",
+    "HostSettings": "mcp_voice.session.host",
+    "host_session": "mcp_voice.session.host",
+    "channel_pair": "mcp_voice.session.channels",
+    "EventChannel": "mcp_voice.session.channels",
+    "ChannelClosed": "mcp_voice.session.channels",
+    "open_upstream": "mcp_voice.protocol.upstream",
+    "run_simulator": "mcp_voice.sim",
+}
+
+__all__ = [
+    "ChannelClosed",
+    "Config",
+    "ConfigError",
+    "EventChannel",
+    "HostSettings",
+    "HostTool",
+    "ServerSpec",
+    "SessionHost",
+    "ToolEvent",
+    "ToolImage",
+    "ToolPolicy",
+    "ToolRegistry",
+    "ToolResult",
+    "__version__",
+    "channel_pair",
+    "hookimpl",
+    "host_session",
+    "load_config",
+    "load_tools",
+    "open_tools",
+    "open_upstream",
+    "run_simulator",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mcp_voice' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from mcp_voice.api import load_tools, open_tools
+    from mcp_voice.config import Config, ConfigError, load_config
+    from mcp_voice.hookspecs import hookimpl
+    from mcp_voice.protocol.upstream import open_upstream
+    from mcp_voice.session.channels import ChannelClosed, EventChannel, channel_pair
+    from mcp_voice.session.host import HostSettings, SessionHost, host_session
+    from mcp_voice.sim import run_simulator
+    from mcp_voice.tools.registry import ToolRegistry
+    from mcp_voice.tools.spec import HostTool, ServerSpec, ToolEvent, ToolImage, ToolPolicy, ToolResult

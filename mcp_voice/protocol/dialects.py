@@ -53,7 +53,9 @@ _GA_ONLY_EVENTS = frozenset(
         "conversation.item.input_audio_transcription.segment",
     }
 )
-_BETA_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output"})
+_BETA_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output", "mcp_approval_request"})
+"""Item types a beta client gets. Beta has no hosted-MCP items; an approval request goes through
+all the same, since without it a beta client could never approve a destructive tool."""
 _ITEM_EVENTS = frozenset(
     {
         "conversation.item.added",
@@ -219,7 +221,7 @@ def _response_to_beta(resp: dict[str, Any]) -> dict[str, Any]:
 
 
 def _item_to_beta(item: Any) -> Any:
-    """An item in beta shape, or `_DROP` for item types beta does not know (hosted MCP)."""
+    """An item in beta shape, or `_DROP` for hosted-MCP display items beta does not know."""
     if not isinstance(item, dict):
         return item
     if item.get("type") not in _BETA_ITEM_TYPES:

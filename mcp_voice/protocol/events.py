@@ -11,6 +11,8 @@ import json
 import secrets
 from typing import Any, Literal
 
+import orjson
+
 Event = dict[str, Any]
 
 GA_CLIENT_EVENT_TYPES: frozenset[str] = frozenset(
@@ -130,7 +132,7 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
         ev = raw
     else:
         try:
-            ev = json.loads(raw)
+            ev = orjson.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ClientEventError(
                 f"The server could not parse the event as JSON: {exc}", "invalid_json"

@@ -7,12 +7,12 @@ against it exercises the real transport.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -27,8 +27,6 @@ MAX_MESSAGE_BYTES = 32 * 2**20
 """Generous: a single `input_audio_buffer.append` may carry 15 MiB of base64 audio."""
 OPEN_TIMEOUT_S = 15.0
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
 
 class UpstreamError(Exception):
     """The upstream target cannot be used as given (unknown target, missing key)."""
@@ -42,7 +40,10 @@ class WebSocketUpstream:
 
     async def send(self, event: Event | str) -> None:
         try:
-            await self.ws.send(event if isinstance(event, str) else _dumps(event))
+            if isinstance(event, str):
+                await self.ws.send(event)
+            else:  # orjson gives UTF-8 bytes; text=True sends them as a text frame without a decode
+                await self.ws.send(orjson.dumps(event), text=True)
         except ConnectionClosed as exc:
             raise ChannelClosed(_describe(exc)) from exc
 
@@ -52,8 +53,8 @@ class WebSocketUpstream:
         except ConnectionClosed as exc:
             raise ChannelClosed(_describe(exc)) from exc
         try:
-            event = json.loads(message)
-        except ValueError:
+            event = orjson.loads(message)
+        except orjson.JSONDecodeError:
             return message if isinstance(message, str) else repr(message[:64])
         return event if isinstance(event, dict) else str(message)
 

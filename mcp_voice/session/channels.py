@@ -37,7 +37,9 @@ class EventChannel(Protocol):
 class MemoryChannel:
     """An in-memory `EventChannel`; `channel_pair()` makes two that talk to each other."""
 
-    def __init__(self, send: MemoryObjectSendStream[Event | str], receive: MemoryObjectReceiveStream[Event | str]):
+    def __init__(
+        self, send: MemoryObjectSendStream[Event | str], receive: MemoryObjectReceiveStream[Event | str]
+    ) -> None:
         self._send = send
         self._receive = receive
 

@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import mcp_voice_filesystem
 import pluggy
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from mcp_voice_filesystem import RootError, build_server, listing, search
 
+import mcp_voice_filesystem
 from mcp_voice import hookspecs
 from mcp_voice.config import ConfigError, parse_config
 from mcp_voice.tools.spec import META_LONG_RUNNING, ServerSpec
+from mcp_voice_filesystem import RootError, build_server, listing, search
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # 1032 bytes
 NOTES = "".join(f"line {n}\n" for n in range(1, 11))  # 10 lines, 71 bytes

@@ -162,7 +162,7 @@ def test_hosted_mcp_items_and_events_are_dropped() -> None:
             "event_id": "e",
             "response_id": "r",
             "output_index": 0,
-            "item": {**mcp_item, "type": "mcp_approval_request"},
+            "item": {**mcp_item, "type": "mcp_list_tools"},
         },
         {"type": "response.mcp_call.completed", "event_id": "e", "item_id": "m1", "output_index": 0},
         {"type": "mcp_list_tools.completed", "event_id": "e", "item_id": "m1"},
@@ -327,3 +327,17 @@ async def test_beta_client_channel_translates_both_ways() -> None:
     assert third["type"] == "response.text.delta"
     for event in (first, second, third):
         validate(BETA_SERVER, event)
+
+
+def test_an_approval_request_reaches_a_beta_client() -> None:
+    """Beta has no MCP items, but without this one a beta client could never approve a tool."""
+    item = {
+        "id": "a1",
+        "type": "mcp_approval_request",
+        "server_label": "fs",
+        "name": "move",
+        "arguments": "{}",
+    }
+    out = server_event_to_beta({"type": "conversation.item.added", "event_id": "e", "item": item})
+    assert out is not None
+    assert out["type"] == "conversation.item.created" and out["item"] == item

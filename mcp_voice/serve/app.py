@@ -1,0 +1,144 @@
+"""The Starlette app: a Realtime-compatible WebSocket at /v1/realtime, and /healthz.
+
+Each WebSocket is one session: authenticate, open one upstream connection, adapt the socket to
+an `EventChannel` (beta clients wrapped in `BetaClientChannel`) and hand both to the session host.
+Nothing here knows about tools or responses. The app is a plain Starlette app so later routes
+(browser console, phone webhooks, client secrets) can sit beside these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from mcp_voice.protocol.dialects import BetaClientChannel, dialect_from_headers
+from mcp_voice.protocol.events import error_event
+from mcp_voice.protocol.upstream import open_upstream
+from mcp_voice.serve import auth
+from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.targets import display_name
+from mcp_voice.session.channels import ChannelClosed, EventChannel
+from mcp_voice.session.host import HostSettings, SessionHost
+from mcp_voice.tools.registry import ToolRegistry
+
+log = logging.getLogger("mcp_voice.serve")
+
+UpstreamOpener = Callable[..., AbstractAsyncContextManager[EventChannel]]
+"""`open_upstream`'s shape: `(target, *, model, api_key) -> async context manager of a channel`."""
+
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What every session of one serve process shares. Secrets are kept out of `repr`."""
+
+    upstream: str = "sim"
+    model: str = "gpt-realtime"
+    api_key: str | None = field(default=None, repr=False)
+    """Presented to the upstream only; never sent to a client."""
+    token: str | None = field(default=None, repr=False)
+    """Clients must present it; None: no auth (loopback only, enforced by `run`)."""
+    host: HostSettings = field(default_factory=HostSettings)
+
+
+class RealtimeEndpoint:
+    """ASGI app for `/v1/realtime`: one client WebSocket = one upstream + one session host."""
+
+    def __init__(self, registry: ToolRegistry, settings: ServeSettings, opener: UpstreamOpener) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.opener = opener
+        self.sessions = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        offered: list[str] = list(scope.get("subprotocols") or [])
+        if not auth.is_authorized(self.settings.token, websocket.headers, websocket.query_params, offered):
+            await self._deny(websocket, scope)
+            return
+        model = websocket.query_params.get("model") or self.settings.model
+        await websocket.accept(subprotocol=auth.choose_subprotocol(offered))
+        channel = WebSocketChannel(receive, send)
+        client: EventChannel = channel
+        if dialect_from_headers(websocket.headers) == "beta":
+            client = BetaClientChannel(channel)
+        self.sessions += 1
+        try:
+            await self._session(channel, client, model)
+        finally:
+            self.sessions -= 1
+
+    async def _session(self, channel: WebSocketChannel, client: EventChannel, model: str) -> None:
+        async with AsyncExitStack() as stack:
+            try:
+                upstream = await stack.enter_async_context(
+                    self.opener(self.settings.upstream, model=model, api_key=self.settings.api_key)
+                )
+            except Exception as exc:
+                await self._upstream_failed(channel, client, exc)
+                return
+            log.info("session started (model %s, upstream %s)", model, display_name(self.settings.upstream))
+            await SessionHost(self.registry, upstream, client, self.settings.host).run()
+        if not channel.client_closed:
+            await channel.close(1000, "session ended")
+        log.info("session ended")
+
+    async def _upstream_failed(self, channel: WebSocketChannel, client: EventChannel, exc: Exception) -> None:
+        """Tell the client why (without secrets), then close: it can do nothing more here."""
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if self.settings.api_key:
+            reason = reason.replace(self.settings.api_key, "***")
+        message = f"could not connect to upstream {display_name(self.settings.upstream)}: {reason}"
+        log.warning("%s", message)
+        try:
+            await client.send(error_event(message, code="upstream_unavailable", type="server_error"))
+        except ChannelClosed:
+            return
+        await channel.close(INTERNAL_ERROR, "upstream unavailable")
+
+    @staticmethod
+    async def _deny(websocket: WebSocket, scope: Scope) -> None:
+        """HTTP 401 before the upgrade when the server supports it, else close with 1008."""
+        if "websocket.http.response" in scope.get("extensions", {}):
+            body = "invalid or missing token (send Authorization: Bearer <token>)\n"
+            await websocket.send_denial_response(PlainTextResponse(body, status_code=401))
+        else:
+            await websocket.close(code=POLICY_VIOLATION, reason="invalid or missing token")
+
+
+def create_app(
+    registry: ToolRegistry, settings: ServeSettings | None = None, *, upstream: UpstreamOpener = open_upstream
+) -> Starlette:
+    """The serve app over a started registry shared by every session (embed it, or let `run` serve it)."""
+    settings = settings or ServeSettings()
+    endpoint = RealtimeEndpoint(registry, settings, upstream)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "upstream": display_name(settings.upstream),
+                "model": settings.model,
+                "tools": len(registry.tools()),
+                "sessions": endpoint.sessions,
+                "failed_servers": sorted(registry.errors),
+                "auth": settings.token is not None,
+            }
+        )
+
+    app = Starlette(
+        routes=[WebSocketRoute("/v1/realtime", endpoint), Route("/healthz", healthz, methods=["GET"])]
+    )
+    app.state.endpoint = endpoint
+    return app

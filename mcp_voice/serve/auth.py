@@ -1,0 +1,82 @@
+"""Who may open a session: a bearer token, required as soon as the endpoint leaves loopback.
+
+The token comes from the environment (`MCP_VOICE_TOKEN`, or the variable `--token-env` names), never
+from the command line, where `ps` would show it. Clients present it the ways Realtime clients
+already present an API key: `Authorization: Bearer <token>` (the openai SDK's `api_key`), the
+`openai-insecure-api-key.<token>` WebSocket subprotocol (browsers), or `?token=<token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+DEFAULT_TOKEN_ENV = "MCP_VOICE_TOKEN"
+KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
+"""Browsers cannot set headers on a WebSocket, so they carry the key in a subprotocol."""
+REALTIME_SUBPROTOCOL = "realtime"
+
+
+class AuthConfigError(Exception):
+    """The endpoint would be reachable by others without a token, or a named token is missing."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; any other name may resolve beyond this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_token(env: Mapping[str, str], token_env: str | None = None) -> str | None:
+    """The token from `token_env` (it must then be set) or from `MCP_VOICE_TOKEN` (optional)."""
+    if token_env:
+        token = env.get(token_env, "")
+        if not token:
+            raise AuthConfigError(f"the token variable {token_env} is not set (or empty)")
+        return token
+    return env.get(DEFAULT_TOKEN_ENV) or None
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to expose the endpoint beyond loopback without a token."""
+    if token is None and not is_loopback(host):
+        raise AuthConfigError(
+            f"refusing to listen on {host} without a token: anyone who can reach it could use the "
+            f"upstream account and the tools. Set {DEFAULT_TOKEN_ENV} (or --token-env NAME), or "
+            "bind to 127.0.0.1."
+        )
+
+
+def presented_tokens(
+    headers: Mapping[str, str], query: Mapping[str, str], subprotocols: Iterable[str]
+) -> list[str]:
+    """Every credential a client offered, in any of the accepted places."""
+    found = []
+    authorization = headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        found.append(value.strip())
+    if query.get("token"):
+        found.append(query["token"])
+    found += [p[len(KEY_SUBPROTOCOL_PREFIX) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL_PREFIX)]
+    return found
+
+
+def is_authorized(
+    expected: str | None, headers: Mapping[str, str], query: Mapping[str, str], subprotocols: Iterable[str]
+) -> bool:
+    """No token configured: everyone (loopback only, see `check_bind`). Else one offer must match."""
+    if expected is None:
+        return True
+    want = expected.encode()
+    return any(hmac.compare_digest(want, t.encode()) for t in presented_tokens(headers, query, subprotocols))
+
+
+def choose_subprotocol(offered: Iterable[str]) -> str | None:
+    """Answer `realtime` when a browser offers it; never echo the key-carrying subprotocol."""
+    return REALTIME_SUBPROTOCOL if REALTIME_SUBPROTOCOL in offered else None

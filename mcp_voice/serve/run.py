@@ -1,0 +1,192 @@
+"""Run the serve app: check auth, bind, open the tools once, serve with uvicorn, print one line.
+
+The socket is bound here (not by uvicorn) so `--port 0` can report the port it got, and so a
+refused configuration (no token beyond loopback) never opens a port at all. Signals are ours:
+SIGINT/SIGTERM stop accepting, close the sessions, stop the tool servers, exit 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import anyio
+import uvicorn
+from starlette.types import ASGIApp
+
+from mcp_voice.serve import auth
+from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.session.host import HostSettings
+from mcp_voice.tools.registry import ToolRegistry
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_MODEL = "gpt-realtime"
+WS_MAX_SIZE = 16 * 1024 * 1024
+"""Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Where to listen and what each session gets; built by `resolve_options`."""
+
+    host: str
+    port: int
+    settings: ServeSettings
+
+
+def resolve_options(
+    config: Any,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    upstream: str | None = None,
+    model: str | None = None,
+    token_env: str | None = None,
+    upstream_key_env: str | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> ServeOptions:
+    """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
+    table = getattr(config, "serve", None)
+
+    def pick(value: Any, key: str, default: Any) -> Any:
+        if value is not None:
+            return value
+        configured = getattr(table, key, None)
+        return default if configured is None else configured
+
+    host = pick(host, "host", DEFAULT_HOST)
+    target = check_target(pick(upstream, "upstream", None) or default_upstream(env))
+    token = auth.resolve_token(env, pick(token_env, "token_env", None))
+    auth.check_bind(host, token)
+    settings = ServeSettings(
+        upstream=target,
+        model=pick(model, "model", DEFAULT_MODEL),
+        api_key=upstream_api_key(target, env, pick(upstream_key_env, "upstream_key_env", None)),
+        token=token,
+        host=host_settings(config),
+    )
+    return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
+
+
+def host_settings(config: Any) -> HostSettings:
+    """The config's `[session]` table as `HostSettings` (keys HostSettings lacks are ignored)."""
+    session = getattr(config, "session", None)
+    if session is None:
+        return HostSettings()
+    values = session.model_dump() if hasattr(session, "model_dump") else dict(session)
+    names = {f.name for f in dataclasses.fields(HostSettings)}
+    return HostSettings(**{k: v for k, v in values.items() if k in names})
+
+
+def listening_line(host: str, port: int, upstream: str) -> str:
+    """The one line other programs wait for."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"mcp-voice listening on ws://{shown}:{port}/v1/realtime (upstream: {display_name(upstream)})"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on host:port (port 0: any free port)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handling, with an event for "started" and one for "stopped"."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+        self.stopped = anyio.Event()
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+    async def run_on(self, sock: socket.socket) -> None:
+        try:
+            await self.serve(sockets=[sock])
+        finally:
+            self.stopped.set()
+            self.ready.set()
+
+
+@asynccontextmanager
+async def running(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> AsyncIterator[_Server]:
+    """Serve `app` on `sock` until the block ends (or `server.should_exit` is set)."""
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        ws_per_message_deflate=False,  # base64 audio barely compresses; deflate costs CPU per frame
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = _Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.run_on, sock)
+        await server.ready.wait()
+        if not server.started:
+            raise RuntimeError("the server failed to start")
+        try:
+            yield server
+        finally:
+            server.should_exit = True
+
+
+@contextmanager
+def _stop_on_signals(server: _Server) -> Iterator[None]:
+    """First SIGINT/SIGTERM: graceful shutdown. A second: stop waiting for sessions."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        server.force_exit = server.should_exit
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def serve(
+    registry: ToolRegistry, options: ServeOptions, *, out: TextIO = sys.stdout, log_level: str = "warning"
+) -> None:
+    """Serve until a signal. Starts `registry` (shared by every session), binds, prints the line."""
+    sock = bind_socket(options.host, options.port)
+    port = sock.getsockname()[1]
+    async with registry:
+        app = create_app(registry, options.settings)
+        async with running(app, sock, log_level=log_level) as server:
+            with _stop_on_signals(server):
+                print(listening_line(options.host, port, options.settings.upstream), file=out, flush=True)
+                await server.stopped.wait()

@@ -1,0 +1,293 @@
+"""SessionHost: one realtime session between a client and an upstream, with MCP tools run in the host.
+
+The host sits in the middle of two GA event channels. Client events are checked and forwarded
+(`response.create` through the sequencer, `session.update` with the host's tools merged in,
+approval answers kept); upstream events are shown to the client through the presenter, and a
+completed host `function_call` starts a call. Audio passes straight through in both directions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import anyio.abc
+
+from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
+from mcp_voice.session.approval import ApprovalGate
+from mcp_voice.session.calls import CallManager
+from mcp_voice.session.channels import ChannelClosed, EventChannel
+from mcp_voice.session.outbox import Outbox
+from mcp_voice.session.presenter import Presenter
+from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
+from mcp_voice.session.tools import SessionTools
+from mcp_voice.tools.registry import ToolRegistry
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+_UPSTREAM_PASSTHROUGH = frozenset(
+    {
+        "response.output_audio.delta",
+        "response.output_audio_transcript.delta",
+        "response.output_text.delta",
+        "conversation.item.input_audio_transcription.delta",
+        "rate_limits.updated",
+    }
+)
+"""Upstream events the host never acts on or rewrites: forwarded with no work at all."""
+_CLOSE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """How one session treats tools (the `[session]` table of the config)."""
+
+    register_plugin_tools: bool = True
+    """False: clients opt in with `mcp_server` / `mcp` entries in `session.tools`."""
+    async_mode: Literal["placeholder", "deferred"] = "placeholder"
+    progress_updates: bool = True
+    progress_interval_s: float = 5.0
+    """Rate limit for the progress notes injected while a long-running call runs."""
+    auto_approve: bool = False
+
+
+class SessionHost:
+    """Runs one session: `await host.run()` until either side closes."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        upstream: EventChannel,
+        client: EventChannel,
+        settings: HostSettings | None = None,
+    ) -> None:
+        self.settings = settings = settings or HostSettings()
+        self.registry = registry
+        self.upstream = upstream
+        self.client = client
+        self.tools = SessionTools(registry, auto=settings.register_plugin_tools)
+        self.presenter = Presenter(self.tools.lookup, self.tools.label, self.tools.client_view)
+        self.outbox = Outbox(upstream, client, self.presenter)
+        self.sequencer = ResponseSequencer(self.outbox.forward)
+        self.calls = CallManager(
+            registry,
+            self.outbox,
+            self.sequencer,
+            self._spawn,
+            async_mode=settings.async_mode,
+            progress_updates=settings.progress_updates,
+            progress_interval_s=settings.progress_interval_s,
+        )
+        self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
+        self.closed = anyio.Event()
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._tools_dirty = anyio.Event()
+        self._sent_tools: list[Event] | None = None
+        self._dispatched: set[str] = set()
+        self._vad_commits = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the session until the client or the upstream goes away; then clean up."""
+        remove_listener = self.registry.add_listener(self._on_tools_changed)
+        try:
+            async with anyio.create_task_group() as task_group:
+                self._task_group = task_group
+                task_group.start_soon(self._loop, self._start_and_relay_upstream)
+                task_group.start_soon(self._loop, self._relay_client)
+                task_group.start_soon(self._loop, self._watch_tools)
+        finally:
+            self._task_group = None
+            remove_listener()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
+                await self.tools.aclose()
+                await self.upstream.aclose()
+                await self.client.aclose()
+            self.closed.set()
+
+    def stop(self) -> None:
+        """End the session (running calls are cancelled)."""
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    async def _loop(self, body: Callable[[], Awaitable[None]]) -> None:
+        """A relay loop: when it ends, for whatever reason, the session ends."""
+        try:
+            await body()
+        except ChannelClosed as exc:
+            logger.debug("session ends: %s", exc or "a channel closed")
+        except Exception:
+            logger.exception("session loop failed; ending the session")
+        finally:
+            self.stop()
+
+    def _spawn(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        if self._task_group is not None:
+            self._task_group.start_soon(self._task, fn, *args)
+
+    async def _task(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """A call task: a closed channel ends the session; a bug ends only the task."""
+        try:
+            await fn(*args)
+        except ChannelClosed:
+            self.stop()
+        except Exception:
+            logger.exception("host task %s failed", getattr(fn, "__name__", fn))
+
+    async def _vad_grace(self, commit: int) -> None:
+        """If server VAD starts no response after a commit, stop holding requests for it."""
+        await anyio.sleep(VAD_RESPONSE_GRACE_S)
+        if commit == self._vad_commits and self.sequencer.awaiting_vad:
+            self.sequencer.vad_wait_over()
+            await self.sequencer.drain()
+
+    # -- tools ----------------------------------------------------------------------------------
+
+    async def _send_tools(self) -> None:
+        tools = self.tools.upstream_tools()
+        if tools == self._sent_tools:
+            return
+        self._sent_tools = tools
+        event = {
+            "type": "session.update",
+            "event_id": new_event_id(),
+            "session": {"type": "realtime", "tools": tools},
+        }
+        await self.outbox.host(event)
+
+    def _on_tools_changed(self) -> None:
+        self._tools_dirty.set()
+
+    async def _watch_tools(self) -> None:
+        """The registry's tools changed (a server's list_changed, a restart): tell the model."""
+        while True:
+            await self._tools_dirty.wait()
+            self._tools_dirty = anyio.Event()
+            if self.tools.refresh():
+                await self._send_tools()
+
+    # -- client -> upstream ---------------------------------------------------------------------
+
+    async def _relay_client(self) -> None:
+        receive, forward = self.client.receive, self.outbox.forward
+        while True:
+            raw = await receive()
+            try:
+                event = parse_client_event(raw)
+            except ClientEventError as exc:
+                await self.outbox.client(exc.to_event())
+                continue
+            kind = event["type"]
+            if kind == "input_audio_buffer.append":
+                # Unchanged, so the client's own text goes upstream: no re-encoding per audio frame.
+                await forward(raw if type(raw) is str else event)
+            elif kind == "response.create":
+                await self.sequencer.request_client(event)
+            elif kind == "session.update":
+                await self._client_session_update(event)
+            elif kind == "conversation.item.create" and self.approvals.owns(event):
+                await self.approvals.answer(event)
+            else:
+                await forward(event)
+
+    async def _client_session_update(self, event: Event) -> None:
+        session = event["session"]
+        if "tools" in session:
+            tools = session["tools"]
+            if not isinstance(tools, list):
+                message = f"Invalid type for 'session.tools': expected an array, got {type(tools).__name__}."
+                await self.outbox.client(
+                    error_event(
+                        message, code="invalid_type", event_id=event.get("event_id"), param="session.tools"
+                    )
+                )
+                return
+            for problem in await self.tools.apply(tools):
+                await self.outbox.client(
+                    error_event(
+                        problem, code="invalid_value", event_id=event.get("event_id"), param="session.tools"
+                    )
+                )
+            self._sent_tools = self.tools.upstream_tools()
+            session = {**session, "tools": self._sent_tools}
+        if "type" not in session:
+            session = {**session, "type": "realtime"}
+        await self.outbox.forward({**event, "session": session})
+
+    # -- upstream -> client ---------------------------------------------------------------------
+
+    async def _start_and_relay_upstream(self) -> None:
+        await self._send_tools()
+        receive, send_client = self.upstream.receive, self.client.send
+        observe, present, drain = self.sequencer.observe, self.presenter.present, self.sequencer.drain
+        while True:
+            event = await receive()
+            if type(event) is not dict:
+                logger.warning("upstream sent a non-JSON message: %.80r", event)
+                continue
+            kind = event.get("type")
+            if kind in _UPSTREAM_PASSTHROUGH:
+                await send_client(event)
+                continue
+            hidden = observe(event)
+            if not hidden:
+                shown = present(event)
+                if shown is not None:
+                    await send_client(shown)
+            if kind == "response.output_item.done":
+                await self._dispatch(event)
+            elif kind == "input_audio_buffer.speech_started":
+                self.calls.barge_in()
+            elif kind == "input_audio_buffer.committed" and self.sequencer.awaiting_vad:
+                self._vad_commits += 1
+                self._spawn(self._vad_grace, self._vad_commits)
+            await drain()
+
+    async def _dispatch(self, event: Event) -> None:
+        """Start a host call for a completed `function_call` item (never in-progress or cancelled ones)."""
+        item = event.get("item") or {}
+        if item.get("type") != "function_call" or item.get("status") != "completed":
+            return
+        item_id = item.get("id")
+        if not item_id or item_id in self._dispatched or not item.get("call_id"):
+            return
+        if self.sequencer.is_out_of_band(event.get("response_id")):
+            return  # its call_id is in no conversation: an output could not be added
+        view = self.presenter.host_call(item)
+        if view is None:
+            return  # the client's own tool: it runs it
+        self._dispatched.add(item_id)
+        output_index = event.get("output_index") if isinstance(event.get("output_index"), int) else 0
+        if view.tool.policy.approval and not self.settings.auto_approve:
+            await self.approvals.ask(view, output_index)
+        else:
+            await self.calls.start(view, output_index)
+
+
+@asynccontextmanager
+async def host_session(
+    registry: ToolRegistry,
+    upstream: EventChannel,
+    client: EventChannel,
+    settings: HostSettings | None = None,
+) -> AsyncIterator[SessionHost]:
+    """Run a `SessionHost` in the background; leaving the block ends the session."""
+    host = SessionHost(registry, upstream, client, settings)
+    failure: Exception | None = None
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(host.run)
+        try:
+            yield host
+        except Exception as exc:  # raised as itself, not wrapped in the task group's ExceptionGroup
+            failure = exc
+        finally:
+            task_group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

@@ -1,0 +1,216 @@
+"""ResponseSequencer: the only sender of `response.create` upstream.
+
+A conversation has at most one active response; a `response.create` sent while one is active
+fails with `conversation_already_has_active_response`. The sequencer tracks the active response
+(pending from our `response.create` until `response.created`, active until `response.done`,
+including responses server VAD starts by itself) and queues every request, the client's and the
+host's, behind it. Host requests also wait for the floor (not while the user speaks), coalesce
+into one `response.create`, and are dropped when a response starts after their items reached the
+conversation: that response already covers them, so nothing is spoken twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_voice.protocol.events import new_event_id
+from mcp_voice.session.items import response_create
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+ALREADY_ACTIVE = "conversation_already_has_active_response"
+VAD_RESPONSE_GRACE_S = 1.5
+"""After a VAD commit, how long to wait for the response server VAD creates before sending ours."""
+
+
+@dataclass(eq=False)
+class HostRequest:
+    """The host wants the model to speak about `items` (item ids the host added)."""
+
+    items: frozenset[str]
+
+
+@dataclass(eq=False)
+class _Sent:
+    """A `response.create` on the wire, kept until we know whether it was accepted."""
+
+    event_id: str
+    client_event: Event | None
+    host: list[HostRequest]
+    covered: list[HostRequest] = field(default_factory=list)
+    """Host requests the next `response.created` satisfied, whoever caused that response."""
+
+
+def is_out_of_band(response: Event) -> bool:
+    """A response outside the default conversation (`conversation: "none"` gives conversation_id null)."""
+    return "conversation_id" in response and response["conversation_id"] is None
+
+
+class ResponseSequencer:
+    """Response bookkeeping for one session. `observe` every upstream event, then `drain`."""
+
+    def __init__(self, send: Callable[[Event], Awaitable[None]]) -> None:
+        self._send = send
+        self._pending: _Sent | None = None
+        self._last: _Sent | None = None
+        self._active: str | None = None
+        self._blocked = False
+        """An error told us a response is active whose `response.created` we have not seen."""
+        self._oob: set[str] = set()
+        self._client: deque[Event] = deque()
+        self._host: list[HostRequest] = []
+        self._watched: set[str] = set()
+        self._acked: set[str] = set()
+        self.user_speaking = False
+        self.vad_creates_responses = True
+        """The GA default (server VAD with `create_response`); updated from `session.created/updated`."""
+        self.awaiting_vad = False
+        """A VAD commit happened: the server is about to start a response of its own."""
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A response is requested or running: no `response.create` may be sent now."""
+        return self._pending is not None or self._active is not None or self._blocked or self.awaiting_vad
+
+    @property
+    def waiting(self) -> int:
+        """Requests not yet sent (client and host)."""
+        return len(self._client) + len(self._host)
+
+    def is_out_of_band(self, response_id: str | None) -> bool:
+        """Whether a running response is out-of-band (its items join no conversation)."""
+        return response_id in self._oob
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def request_client(self, event: Event) -> None:
+        """A client `response.create`: out-of-band ones go at once, the rest join the queue."""
+        response = event.get("response")
+        if isinstance(response, dict) and response.get("conversation") == "none":
+            await self._send(event)
+            return
+        if not isinstance(event.get("event_id"), str):
+            event["event_id"] = new_event_id()  # so an error can be matched to it
+        self._client.append(event)
+        await self.drain()
+
+    async def request_host(self, items: Iterable[str]) -> None:
+        """The host wants a response about `items` once the floor is free."""
+        request = HostRequest(frozenset(items))
+        self._watched.update(request.items - self._acked)
+        self._host.append(request)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Send the next request if nothing is active. Client requests first; host ones need the floor."""
+        if self.busy:
+            return
+        if self._client:
+            event = self._client.popleft()
+            self._pending = _Sent(event["event_id"], event, [])
+            await self._send(event)
+        elif self._host and not self.user_speaking:
+            requests, self._host = self._host, []
+            event = response_create()
+            self._pending = _Sent(event["event_id"], None, requests)
+            logger.debug("host response.create for %d request(s)", len(requests))
+            await self._send(event)
+
+    # -- upstream events ------------------------------------------------------------------------
+
+    def observe(self, event: Event) -> bool:
+        """Update the state from one upstream event; True if the client must not see it."""
+        kind = event.get("type")
+        if kind == "conversation.item.added":
+            item_id = (event.get("item") or {}).get("id")
+            if item_id in self._watched:
+                self._watched.discard(item_id)
+                self._acked.add(item_id)
+        elif kind == "response.created":
+            self._created(event.get("response") or {})
+        elif kind == "response.done":
+            self._done(event.get("response") or {})
+        elif kind == "input_audio_buffer.speech_started":
+            self.user_speaking = True
+        elif kind == "input_audio_buffer.committed":
+            self.awaiting_vad = self.user_speaking and self.vad_creates_responses
+            self.user_speaking = False
+        elif kind == "input_audio_buffer.cleared":
+            self.user_speaking = False
+        elif kind in ("session.created", "session.updated"):
+            self._session(event.get("session") or {})
+        elif kind == "error":
+            return self._error(event.get("error") or {})
+        return False
+
+    def vad_wait_over(self) -> None:
+        """The server started no response after the commit (e.g. nothing was said): stop waiting."""
+        self.awaiting_vad = False
+
+    def _session(self, session: Event) -> None:
+        audio = session.get("audio")
+        if not isinstance(audio, dict) or not isinstance(audio.get("input"), dict):
+            return
+        if "turn_detection" not in audio["input"]:
+            return
+        detection = audio["input"]["turn_detection"]
+        self.vad_creates_responses = (
+            isinstance(detection, dict) and detection.get("create_response", True) is not False
+        )
+
+    def _created(self, response: Event) -> None:
+        response_id = response.get("id") or "?"
+        if is_out_of_band(response):
+            self._oob.add(response_id)
+            return
+        covered = [request for request in self._host if request.items and request.items <= self._acked]
+        if covered:
+            self._host = [request for request in self._host if request not in covered]
+        if self._pending is not None:
+            self._last, self._pending = self._pending, None
+            self._last.covered = [request for request in self._last.host if request.items <= self._acked]
+            covered += self._last.covered
+        for request in covered:
+            self._acked.difference_update(request.items)
+        self._active = response_id
+        self._blocked = False
+        self.awaiting_vad = False
+
+    def _done(self, response: Event) -> None:
+        response_id = response.get("id") or "?"
+        if response_id in self._oob:
+            self._oob.discard(response_id)
+            return
+        self._active = None
+        self._last = None
+        self._blocked = False
+
+    def _error(self, error: Event) -> bool:
+        event_id = error.get("event_id")
+        if event_id is None:
+            return False
+        if self._pending is not None and self._pending.event_id == event_id:
+            sent, self._pending = self._pending, None
+        elif self._last is not None and self._last.event_id == event_id:
+            sent, self._last = self._last, None
+        else:
+            return False
+        if error.get("code") != ALREADY_ACTIVE:
+            logger.warning("response.create %s failed: %s", event_id, error.get("message"))
+            return sent.client_event is None
+        # Raced with a response we had not seen (server VAD): retry once it is done.
+        if self._active is None:
+            self._blocked = True
+        if sent.client_event is not None:
+            self._client.appendleft(sent.client_event)
+        retry = [request for request in sent.host if request not in sent.covered]
+        self._host[:0] = retry
+        logger.debug("response.create %s raced an active response; retrying after response.done", event_id)
+        return True

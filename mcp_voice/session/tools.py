@@ -1,0 +1,214 @@
+"""The session's tool set: what the upstream model gets, and what the client is shown.
+
+The model gets the host's tools (every registry tool unless `register_plugin_tools=False`, plus
+the servers a client names with `mcp_server` / GA `mcp` entries) and the client's own function
+tools. Entries naming a server the host runs are expanded into its function tools and never go
+upstream; an `mcp_server` with an unknown http(s) URL is connected for this session only; a GA
+`mcp` entry the host does not serve is passed through for the upstream to run. The client is
+always shown its own tools list as it sent it (host tools stay invisible).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.tools.spec import HostTool, ServerSpec
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+SESSION_PLUGIN_PREFIX = "mcp-voice-session:"
+"""`ServerSpec.plugin` of servers a session connected for its client (never auto-registered)."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One client entry naming an MCP server: which tools, and whether they need approval."""
+
+    label: str
+    server: str
+    allowed: frozenset[str] | None
+    read_only: bool | None = None
+    approval: frozenset[str] | bool = False
+
+
+class ToolProblem(Exception):
+    """A client tools entry the host cannot honour (answered with an `error` event)."""
+
+
+def _names(value: Any) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(name if isinstance(name, str) else name.get("name", "") for name in value)
+
+
+def _approval(value: Any) -> frozenset[str] | bool:
+    """GA `require_approval`: only the stricter settings are honoured ("always", an `always` filter)."""
+    if value == "always":
+        return True
+    if isinstance(value, dict) and isinstance(value.get("always"), dict):
+        return frozenset(value["always"].get("tool_names") or ())
+    return False
+
+
+class SessionTools:
+    """Per-session tool bookkeeping over the shared registry."""
+
+    def __init__(self, registry: ToolRegistry, *, auto: bool) -> None:
+        self._registry = registry
+        self._auto = auto
+        self._tag = secrets.token_hex(4)
+        self._client_tools: list[Event] | None = None
+        self._entries: list[_Entry] = []
+        self._functions: list[Event] = []
+        self._passthrough: list[Event] = []
+        self._owned: dict[str, str] = {}
+        """Servers this session connected: client label -> registry name."""
+        self._labels: dict[str, str] = {}
+        self._host: dict[str, HostTool] = {}
+        self.refresh()
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> HostTool | None:
+        """The host tool the model may call by `name` in this session."""
+        return self._host.get(name)
+
+    def label(self, tool: HostTool) -> str:
+        """The `server_label` the client knows the tool's server by."""
+        return self._labels.get(tool.server, tool.server)
+
+    def upstream_tools(self) -> list[Event]:
+        host = [tool.function_tool() for tool in self._host.values()]
+        return host + self._functions + self._passthrough
+
+    def client_view(self) -> list[Event]:
+        """The client's tools as it sent them; seed `mcp_server` entries in GA `mcp` form so they validate."""
+        shown: list[Event] = []
+        for entry in self._client_tools or ():
+            if entry.get("type") == "mcp_server":
+                ga: Event = {"type": "mcp", "server_label": entry.get("name") or ""}
+                if entry.get("server_url"):
+                    ga["server_url"] = entry["server_url"]
+                if entry.get("tools") is not None:
+                    ga["allowed_tools"] = sorted(_names(entry["tools"]) or ())
+                shown.append(ga)
+            else:
+                shown.append(entry)
+        return shown
+
+    def refresh(self) -> bool:
+        """Recompute the host tools (after a registry change); True if the model's tools changed."""
+        before = self._host
+        host: dict[str, HostTool] = {}
+        if self._auto:
+            for tool in self._registry.tools(self._shared_servers()):
+                host[tool.name] = tool
+        for entry in self._entries:
+            for tool in self._registry.tools([entry.server]):
+                if entry.allowed is not None and tool.tool_name not in entry.allowed:
+                    continue
+                if entry.read_only and not tool.read_only:
+                    continue
+                if entry.approval is True or (entry.approval and tool.tool_name in entry.approval):
+                    tool = replace(tool, policy=replace(tool.policy, approval=True))
+                host[tool.name] = tool
+        for function in self._functions:  # the client's own tool of the same name wins
+            host.pop(function.get("name", ""), None)
+        self._host = host
+        return list(before) != list(host) or before != host
+
+    def _shared_servers(self) -> list[str]:
+        return [name for name in self._registry.servers if self._shared(name)]
+
+    # -- client updates -------------------------------------------------------------------------
+
+    async def apply(self, tools: list[Any]) -> list[str]:
+        """Take the client's new `session.tools`; returns problems to report (entries dropped)."""
+        problems: list[str] = []
+        entries: list[_Entry] = []
+        functions: list[Event] = []
+        passthrough: list[Event] = []
+        wanted_owned: set[str] = set()
+        for entry in tools:
+            if not isinstance(entry, dict):
+                problems.append(f"a tools entry must be an object, not {type(entry).__name__}")
+                continue
+            kind = entry.get("type")
+            try:
+                if kind == "mcp_server":
+                    entries.append(await self._mcp_server(entry, wanted_owned))
+                elif kind == "mcp" and self._serves(entry.get("server_label")):
+                    entries.append(self._mcp(entry))
+                elif kind == "mcp":
+                    passthrough.append(entry)
+                else:
+                    functions.append(entry)
+            except ToolProblem as exc:
+                problems.append(str(exc))
+        for label in set(self._owned) - wanted_owned:
+            await self._disconnect(label)
+        self._client_tools = [entry for entry in tools if isinstance(entry, dict)]
+        self._entries, self._functions, self._passthrough = entries, functions, passthrough
+        self.refresh()
+        return problems
+
+    def _serves(self, label: Any) -> bool:
+        return isinstance(label, str) and (label in self._owned or self._shared(label))
+
+    def _shared(self, name: str) -> bool:
+        """A registry server every session may use (not one another session connected)."""
+        spec = self._registry.servers.get(name)
+        return spec is not None and not (spec.plugin or "").startswith(SESSION_PLUGIN_PREFIX)
+
+    def _mcp(self, entry: Event) -> _Entry:
+        label = entry["server_label"]
+        allowed = entry.get("allowed_tools")
+        read_only = None
+        if isinstance(allowed, dict):
+            read_only = allowed.get("read_only")
+            allowed = allowed.get("tool_names")
+        server = self._owned.get(label, label)
+        return _Entry(label, server, _names(allowed), read_only, _approval(entry.get("require_approval")))
+
+    async def _mcp_server(self, entry: Event, wanted_owned: set[str]) -> _Entry:
+        label = entry.get("name")
+        if not isinstance(label, str) or not label:
+            raise ToolProblem("an mcp_server entry needs a 'name'")
+        allowed = _names(entry.get("tools"))
+        if label in self._owned:
+            wanted_owned.add(label)
+            return _Entry(label, self._owned[label], allowed)
+        if self._shared(label):
+            return _Entry(label, label, allowed)
+        url = entry.get("server_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ToolProblem(f"mcp_server {label!r}: unknown server, and {url!r} is not an http(s) MCP URL")
+        name = label if label not in self._registry.servers else f"{label}_{self._tag}"
+        headers = entry.get("headers") if isinstance(entry.get("headers"), dict) else {}
+        spec = ServerSpec(name=name, target=url, headers=headers, plugin=SESSION_PLUGIN_PREFIX + self._tag)
+        try:
+            await self._registry.add_server(spec)
+        except Exception as exc:
+            raise ToolProblem(f"mcp_server {label!r}: {exc}") from None
+        self._owned[label] = name
+        self._labels[name] = label
+        wanted_owned.add(label)
+        return _Entry(label, name, allowed)
+
+    async def _disconnect(self, label: str) -> None:
+        name = self._owned.pop(label)
+        self._labels.pop(name, None)
+        try:
+            await self._registry.remove_server(name)
+        except Exception:
+            logger.exception("could not remove session server %s", name)
+
+    async def aclose(self) -> None:
+        """Disconnect the servers this session connected."""
+        for label in list(self._owned):
+            await self._disconnect(label)

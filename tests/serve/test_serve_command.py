@@ -1,0 +1,75 @@
+"""`mcp-voice serve` as a real subprocess: the listening line, refusals, key handling, shutdown."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+from pathlib import Path
+
+import anyio
+import pytest
+import websockets
+from conftest import FakeUpstream, http_get, read_all, serve_process, write_config
+
+pytestmark = pytest.mark.anyio
+
+LINE = re.compile(r"^mcp-voice listening on ws://127\.0\.0\.1:(\d+)/v1/realtime \(upstream: (\S+)\)\n$")
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+async def test_port_zero_prints_the_real_port_and_serves(tmp_path: Path, stop: signal.Signals) -> None:
+    config = write_config(tmp_path)
+    async with serve_process("--port", "0", "--upstream", "sim", "--config", str(config)) as (proc, line):
+        match = LINE.match(line)
+        assert match, line
+        port = int(match.group(1))
+        assert port != 0 and match.group(2) == "sim"
+        async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime") as ws:
+            with anyio.fail_after(20):
+                assert json.loads(await ws.recv())["type"] == "session.created"
+        status, body = await http_get(f"http://127.0.0.1:{port}/healthz")
+        assert status == 200 and json.loads(body)["tools"] == 2
+        proc.send_signal(stop)
+        with anyio.fail_after(30):
+            assert await proc.wait() == 0
+
+
+async def test_beyond_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:
+    async with serve_process("--host", "0.0.0.0", "--port", "0", "--upstream", "sim") as (proc, line):
+        err = await read_all(proc.stderr)
+        with anyio.fail_after(30):
+            code = await proc.wait()
+    assert code != 0
+    assert line == ""
+    assert "without a token" in err and "MCP_VOICE_TOKEN" in err
+
+
+async def test_openai_key_is_not_sent_to_a_url_upstream(tmp_path: Path, fake_upstream: FakeUpstream) -> None:
+    env = {"OPENAI_API_KEY": "sk-never-leaves-9d3b"}
+    args = ("--port", "0", "--upstream", fake_upstream.url, "--config", str(write_config(tmp_path)))
+    async with serve_process(*args, env=env) as (_, line):
+        port = int(LINE.match(line).group(1))  # type: ignore[union-attr]
+        headers = {"Authorization": "Bearer client-secret-1b2c"}
+        async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime", additional_headers=headers) as ws:
+            with anyio.fail_after(20):
+                first = await ws.recv()
+        _, health = await http_get(f"http://127.0.0.1:{port}/healthz")
+    [(path, sent)] = fake_upstream.requests
+    assert path == "/v1/realtime?model=gpt-realtime"
+    assert "authorization" not in sent
+    assert "client-secret-1b2c" not in json.dumps(sent)
+    assert "sk-never-leaves" not in str(first) + health + line
+
+
+async def test_token_from_environment_guards_a_served_endpoint(tmp_path: Path) -> None:
+    env = {"MCP_VOICE_TOKEN": "tok-77"}
+    async with serve_process("--port", "0", "--upstream", "sim", env=env) as (_, line):
+        port = int(LINE.match(line).group(1))  # type: ignore[union-attr]
+        url = f"ws://127.0.0.1:{port}/v1/realtime"
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(url):
+                pass
+        async with websockets.connect(url, additional_headers={"Authorization": "Bearer tok-77"}) as ws:
+            with anyio.fail_after(20):
+                assert json.loads(await ws.recv())["type"] == "session.created"

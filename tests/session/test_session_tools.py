@@ -1,0 +1,119 @@
+"""Tool registration: auto, client mcp_server / mcp entries, echoes, registry changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcp_voice.session import HostSettings
+from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.tools.spec import ServerSpec
+from tests.session.servers import build_extra_server
+from tests.session.wire import ev, open_session
+
+pytestmark = pytest.mark.anyio
+OFF = HostSettings(register_plugin_tools=False)
+MINE = {"type": "function", "name": "get_time", "description": "Time.", "parameters": {"type": "object"}}
+
+
+def names(update: dict) -> list[str]:
+    return [t.get("name") or t.get("server_label") for t in update["session"]["tools"]]
+
+
+async def update(s, tools: list, event_id: str = "evt_u") -> dict:
+    await s.send(
+        {"type": "session.update", "event_id": event_id, "session": {"type": "realtime", "tools": tools}}
+    )
+    return await s.upstream("session.update")
+
+
+async def test_opt_in_with_mcp_server_entry(registry: ToolRegistry) -> None:
+    async with open_session(registry, OFF) as s:
+        assert (await s.upstream("session.update"))["session"]["tools"] == []
+        entry = {
+            "type": "mcp_server",
+            "name": "extra",
+            "server_url": "ws://localhost:8765",
+            "tools": ["hello"],
+        }
+        sent = await update(s, [entry, MINE])
+        assert names(sent) == ["extra__hello", "get_time"]
+        # the echo shows the client its own list, never host tools, in a GA-valid shape
+        await s.play(ev("session.updated", session={"type": "realtime", **sent["session"]}))
+        echo = await s.received("session.updated")
+        shown = echo["session"]["tools"]
+        assert shown == [
+            {
+                "type": "mcp",
+                "server_label": "extra",
+                "server_url": "ws://localhost:8765",
+                "allowed_tools": ["hello"],
+            },
+            MINE,
+        ]
+
+
+async def test_ga_mcp_entry_expanded_or_passed_through(registry: ToolRegistry) -> None:
+    async with open_session(registry, OFF) as s:
+        await s.upstream("session.update")
+        ours = {
+            "type": "mcp",
+            "server_label": "extra",
+            "allowed_tools": ["bye"],
+            "require_approval": "always",
+        }
+        theirs = {"type": "mcp", "server_label": "deepwiki", "server_url": "https://mcp.deepwiki.com/mcp"}
+        sent = await update(s, [ours, theirs])
+        assert names(sent) == ["extra__bye", "deepwiki"]
+        assert s.host.tools.lookup("extra__bye").policy.approval is True  # require_approval honoured
+
+
+async def test_client_update_keeps_host_tools(registry: ToolRegistry) -> None:
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        sent = await update(s, [MINE])
+        assert "voice__add" in names(sent) and "get_time" in names(sent)
+        await s.send(
+            {"type": "session.update", "event_id": "evt_i", "session": {"instructions": "Be brief."}}
+        )
+        plain = await s.upstream("session.update")
+        assert plain["session"] == {"instructions": "Be brief.", "type": "realtime"}
+
+
+async def test_session_created_hides_host_tools(registry: ToolRegistry) -> None:
+    async with open_session(registry) as s:
+        tools = (await s.upstream("session.update"))["session"]["tools"]
+        await s.play(
+            ev("session.created", session={"type": "realtime", "model": "gpt-realtime", "tools": tools})
+        )
+        created = await s.received("session.created")
+        assert created["session"]["tools"] == []
+
+
+async def test_unknown_ws_server_is_an_error_and_the_session_goes_on(registry: ToolRegistry) -> None:
+    async with open_session(registry, OFF) as s:
+        await s.upstream("session.update")
+        entry = {"type": "mcp_server", "name": "nowhere", "server_url": "ws://localhost:1"}
+        sent = await update(s, [entry, MINE])
+        assert names(sent) == ["get_time"]
+        error = await s.received("error")
+        assert error["error"]["event_id"] == "evt_u" and error["error"]["param"] == "session.tools"
+
+
+async def test_unreachable_http_server_is_an_error(registry: ToolRegistry) -> None:
+    async with open_session(registry, OFF) as s:
+        await s.upstream("session.update")
+        entry = {"type": "mcp_server", "name": "gone", "server_url": "http://127.0.0.1:9/mcp"}
+        sent = await update(s, [entry])
+        assert names(sent) == []
+        assert "gone" in (await s.received("error"))["error"]["message"]
+        assert "gone" not in registry.servers
+
+
+async def test_registry_change_resends_tools(registry: ToolRegistry) -> None:
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        await registry.add_server(ServerSpec(name="late", target=build_extra_server()))
+        resent = await s.upstream("session.update")
+        assert "late__hello" in names(resent)
+        await registry.remove_server("late")
+        assert "late__hello" not in names(await s.upstream("session.update"))
