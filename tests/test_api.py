@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -138,6 +140,13 @@ def test_bad_policy_key_and_unknown_plugin_table_are_reported(tmp_path: Path) ->
     assert setup.errors["ecko"] == "[plugins.ecko] is set in the config but no plugin 'ecko' is installed"
 
 
+def time_server() -> str:
+    """mcp-server-time from the test extras, next to this Python (not skipped: CI must have it)."""
+    command = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
+    assert command is not None, "mcp-server-time is missing: pip install -e '.[test]'"
+    return command
+
+
 def test_config_server_may_not_take_a_plugin_servers_name() -> None:
     config = parse_config({"servers": {"echo": {"url": "http://127.0.0.1:1/mcp"}}})
     setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={})
@@ -147,9 +156,7 @@ def test_config_server_may_not_take_a_plugin_servers_name() -> None:
 
 @pytest.mark.anyio
 async def test_config_stdio_server_joins_plugin_servers(tmp_path: Path) -> None:
-    command = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent))
-    if command is None:
-        pytest.skip("mcp-server-time is not installed")
+    command = time_server()
     config = parse_config(
         {
             "servers": {
@@ -168,3 +175,24 @@ async def test_config_stdio_server_joins_plugin_servers(tmp_path: Path) -> None:
             assert [t.name for t in tools.tools()] == ["echo__echo", "echo__shout", "time__get_current_time"]
             result = await tools.call("time__get_current_time", {"timezone": "UTC"})
     assert not result.is_error and "UTC" in result.output
+
+
+@pytest.mark.anyio
+async def test_long_server_name_from_config_gives_valid_distinct_readable_names(tmp_path: Path) -> None:
+    name = "my_company_internal_time_service_for_the_voice_assistant_in_production"
+    assert len(name) > 64
+    config = parse_config(
+        {"servers": {name: {"command": time_server(), "args": ["--local-timezone", "UTC"]}}},
+        source=tmp_path / "c.toml",
+    )
+    with anyio.fail_after(30):
+        async with open_tools(config, plugins=[], env={}) as tools:
+            assert tools.errors == {}
+            by_tool = {t.tool_name: t for t in tools.tools()}
+            assert set(by_tool) == {"get_current_time", "convert_time"}
+            for tool_name, tool in by_tool.items():
+                assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", tool.name), tool.name
+                assert tool.server == name and f"__{tool_name}_" in tool.name
+            result = await tools.call(by_tool["get_current_time"].name, {"timezone": "Asia/Tokyo"})
+    assert not result.is_error, result.output
+    assert json.loads(result.output)["timezone"] == "Asia/Tokyo"

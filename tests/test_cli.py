@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from mcp_voice.cli import main
+from mcp_voice.cli.tools import progress_text
 
 PLUGIN = """
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_voice.hookspecs import hookimpl
 from mcp_voice.tools.spec import META_LONG_RUNNING, ServerSpec
@@ -36,6 +38,13 @@ def register_servers(register, config):
     async def fail(reason: str = "no reason") -> str:
         \"\"\"Always fails.\"\"\"
         raise ToolError(f"refused: {reason}")
+
+    @server.tool(meta={META_LONG_RUNNING: True})
+    async def count(to: int, ctx: Context, say: bool = True) -> str:
+        \"\"\"Count up, reporting progress.\"\"\"
+        for i in range(1, to + 1):
+            await ctx.report_progress(i, to, f"counted {i}" if say else None)
+        return f"counted to {to}"
 
     register(ServerSpec(name="echo", target=server))
 """
@@ -100,7 +109,7 @@ def test_tools_lists_what_the_model_sees(plugin_dir: Path, capsys: pytest.Captur
 
     assert main(["tools", "--plugins", "clitest", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert [t["name"] for t in listing["tools"]] == ["echo__echo", "echo__fail"]
+    assert [t["name"] for t in listing["tools"]] == ["echo__echo", "echo__fail", "echo__count"]
     assert set(listing["tools"][0]) == {"type", "name", "description", "parameters"}
     assert listing["tools"][0]["parameters"]["required"] == ["text"]
     assert listing["policy"]["echo__fail"]["long_running"] is True
@@ -110,6 +119,28 @@ def test_tools_lists_what_the_model_sees(plugin_dir: Path, capsys: pytest.Captur
 def test_call_prints_the_output(plugin_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["call", "echo__echo", "--args", '{"text": "hello there"}', "--plugins", "clitest"]) == 0
     assert "hello there" in capsys.readouterr().out
+
+
+def test_call_of_a_long_running_tool_shows_progress_on_stderr(
+    plugin_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["call", "echo__count", "--args", '{"to": 2}', "--plugins", "clitest"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == '{"result": "counted to 2"}\n'  # progress never mixes into the result
+    assert captured.err.splitlines() == [
+        "mcp-voice: counted 1 (1/2, 50%)",
+        "mcp-voice: counted 2 (2/2, 100%)",
+    ]
+    assert main(["call", "echo__count", "--args", '{"to": 1, "say": false}', "--plugins", "clitest"]) == 0
+    assert capsys.readouterr().err == "mcp-voice: progress 1/1 (100%)\n"
+
+
+def test_progress_without_a_total_does_not_repeat_the_count() -> None:
+    assert progress_text(9000, None, "Searched 9000 files, 2 matches so far") == (
+        "Searched 9000 files, 2 matches so far"
+    )
+    assert progress_text(3, None, "working") == "working (3)"
+    assert progress_text(3, None, None) == "progress 3"
 
 
 def test_call_tool_error_exits_1(plugin_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,7 +156,10 @@ def test_call_tool_error_exits_1(plugin_dir: Path, capsys: pytest.CaptureFixture
     [
         (["call", "echo__echo", "--args", "{text: 1}"], "--args is not valid JSON: Expecting property name"),
         (["call", "echo__echo", "--args", "[1]"], "--args must be a JSON object, got list"),
-        (["call", "echo__nope"], "unknown tool 'echo__nope' (available: echo__echo, echo__fail)"),
+        (
+            ["call", "echo__nope"],
+            "unknown tool 'echo__nope' (available: echo__echo, echo__fail, echo__count)",
+        ),
         (["tools", "--server", "nope"], "no server named 'nope' (servers: echo)"),
     ],
 )

@@ -94,9 +94,19 @@ def run_call(args: argparse.Namespace) -> int:
     setup = load_setup(args)
     report_plugin_errors(setup.errors)
 
+    # On a terminal, progress rewrites one status line; piped, each report is a line of its own.
+    live = sys.stderr.isatty()
+    shown = False
+
     async def progress(done: float, total: float | None, message: str | None) -> None:
-        of = f"/{total:g}" if total is not None else ""
-        warn(f"progress {done:g}{of}" + (f": {message}" if message else ""))
+        nonlocal shown
+        line = f"mcp-voice: {progress_text(done, total, message)}"
+        if live:
+            sys.stderr.write(f"\r\033[K{line}")
+            sys.stderr.flush()
+            shown = True
+        else:
+            print(line, file=sys.stderr)
 
     async def calling() -> ToolResult | CliError:
         async with setup.registry() as registry:
@@ -108,6 +118,8 @@ def run_call(args: argparse.Namespace) -> int:
             return await registry.call(args.name, arguments, progress=progress, timeout_s=args.timeout)
 
     result = anyio.run(calling)
+    if shown:
+        sys.stderr.write("\r\033[K")  # the status line gives way to the result
     if isinstance(result, CliError):
         raise result
     if args.json:
@@ -117,6 +129,20 @@ def run_call(args: argparse.Namespace) -> int:
         for image in result.images:
             warn(f"(the result has an image: {image.mime_type}, {len(image.data)} base64 chars; see --json)")
     return FAILURE if result.is_error else 0
+
+
+def progress_text(done: float, total: float | None, message: str | None) -> str:
+    """One progress report for a person: the server's message, with the count only when it adds to it.
+
+    "working... step 2 (2/5, 40%)", "Searched 9000 files, 3 matches so far", "progress 2/5 (40%)".
+    """
+    if not message:
+        return f"progress {done:g}/{total:g} ({min(done / total, 1):.0%})" if total else f"progress {done:g}"
+    if total:
+        return f"{message} ({done:g}/{total:g}, {min(done / total, 1):.0%})"
+    if f"{done:g}" not in message:
+        return f"{message} ({done:g})"
+    return message  # the message already says how far it got
 
 
 def _unknown_servers(registry: ToolRegistry, wanted: list[str] | None) -> CliError | None:

@@ -31,8 +31,31 @@ GA_CLIENT_EVENT_TYPES: frozenset[str] = frozenset(
     }
 )
 
+_BASE = ("type", "event_id")
+GA_CLIENT_EVENT_FIELDS: dict[str, frozenset[str]] = {
+    "session.update": frozenset((*_BASE, "session")),
+    "input_audio_buffer.append": frozenset((*_BASE, "audio")),
+    "input_audio_buffer.commit": frozenset(_BASE),
+    "input_audio_buffer.clear": frozenset(_BASE),
+    "conversation.item.create": frozenset((*_BASE, "item", "previous_item_id")),
+    "conversation.item.retrieve": frozenset((*_BASE, "item_id")),
+    "conversation.item.truncate": frozenset((*_BASE, "item_id", "content_index", "audio_end_ms")),
+    "conversation.item.delete": frozenset((*_BASE, "item_id")),
+    "response.create": frozenset((*_BASE, "response")),
+    "response.cancel": frozenset((*_BASE, "response_id")),
+    "output_audio_buffer.clear": frozenset(_BASE),
+}
+"""The top-level fields of each GA client event (the SDK's types); anything else is refused, as
+the real server does, so nothing a client adds (a stray key, a credential) is forwarded."""
+_APPEND_FIELDS = GA_CLIENT_EVENT_FIELDS["input_audio_buffer.append"]
+
 ErrorCode = Literal[
-    "invalid_json", "invalid_event", "missing_required_parameter", "invalid_type", "invalid_value"
+    "invalid_json",
+    "invalid_event",
+    "missing_required_parameter",
+    "invalid_type",
+    "invalid_value",
+    "unknown_parameter",
 ]
 
 
@@ -140,9 +163,11 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
         if not isinstance(ev, dict):
             raise ClientEventError("Events must be JSON objects.", "invalid_event")
     kind = ev.get("type")
-    if kind == "input_audio_buffer.append":  # the hot path: one cheap check
+    if kind == "input_audio_buffer.append":  # the hot path: two cheap checks
         if type(ev.get("audio")) is not str:
             _require(ev, "audio", str, "a base64 string")
+        if len(ev) > 2 and not ev.keys() <= _APPEND_FIELDS:
+            _unknown(ev, _APPEND_FIELDS)
         return ev
     event_id = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
     if kind is None:
@@ -157,7 +182,16 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
             event_id,
             "type",
         )
+    fields = GA_CLIENT_EVENT_FIELDS[kind]
+    if not ev.keys() <= fields:
+        _unknown(ev, fields)
     check = _CHECKS.get(kind)
     if check is not None:
         check(ev)
     return ev
+
+
+def _unknown(ev: Event, fields: frozenset[str]) -> None:
+    key = sorted(set(ev) - fields)[0]
+    event_id = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
+    raise ClientEventError(f"Unknown parameter: '{key}'.", "unknown_parameter", event_id, key)

@@ -44,8 +44,15 @@ def _json(payload: dict[str, Any]) -> str:
 
 
 def running_output(tool: HostTool, call_id: str) -> str:
-    """The placeholder a long-running call answers with at once, so the model can keep talking."""
-    message = f"{tool.name} started; the result will follow"
+    """The placeholder a long-running call answers with at once, so the model can keep talking.
+
+    Its wording is for a real model: say it started, keep the conversation going, invent nothing.
+    """
+    message = (
+        f"{tool.name} is running in the background (job {call_id}); the result will follow in a "
+        "later system message. Tell the user briefly that it has started and keep the conversation "
+        "going. Do not guess, invent or announce its result before that message arrives."
+    )
     return _json({"status": "running", "job_id": call_id, "tool": tool.name, "message": message})
 
 
@@ -59,13 +66,18 @@ def cancelled_output(tool: HostTool) -> str:
     return _json({"status": "cancelled", "tool": tool.name, "message": message})
 
 
+_TOGETHER = (
+    " If other background results arrived with this one, cover them all in one reply."
+    " Do not repeat anything you have already said."
+)
+
+
 def result_note(tool: HostTool, call_id: str, result: ToolResult) -> str:
-    """The system message that delivers a long-running call's result."""
+    """The system message that delivers a long-running call's result: the tool, its call_id, the result."""
+    job = f"The background job {tool.name} (call_id {call_id}, job_id {call_id})"
     if result.is_error:
-        head = f"The background job {tool.name} (call_id {call_id}, job_id {call_id}) failed."
-        return f"{head} Error: {result.output}\nTell the user briefly, without repeating earlier remarks."
-    head = f"The background job {tool.name} (call_id {call_id}, job_id {call_id}) has finished."
-    return f"{head} Result: {result.output}\nTell the user the result now, without repeating earlier remarks."
+        return f"{job} failed. Error: {result.output}\nTell the user briefly that it failed.{_TOGETHER}"
+    return f"{job} has finished. Result: {result.output}\nTell the user the result now.{_TOGETHER}"
 
 
 def progress_note(tool: HostTool, call_id: str, done: float, total: float | None, message: str | None) -> str:

@@ -15,6 +15,10 @@ class SimConfig:
     min_audio_ms: int = 200
     max_audio_ms: int = 10_000
     """... clamped to [min_audio_ms, max_audio_ms]."""
+    text_ms_per_char: int = 5
+    """Text replies stream like a model's text (about 200 characters a second), not like speech ..."""
+    max_text_ms: int = 2_000
+    """... and a whole text reply takes at most this long (a long tool-result read-back included)."""
     chunk_ms: int = 100
     """Audio per `response.output_audio.delta`."""
     tone_hz: float = 200.0

@@ -258,9 +258,10 @@ class Response:
         return text[:chars]
 
     async def _stream_text(self, text: str, where: dict[str, Any]) -> str:
-        """Text deltas a few words at a time, paced like speech; returns the text sent."""
+        """Text deltas a few words at a time, paced like a model's text; returns the text sent."""
         cfg = self.config
         words = text.split(" ")
+        ms_per_char = min(cfg.text_ms_per_char, cfg.max_text_ms / max(1, len(text)))
         start = anyio.current_time()
         sent = ""
         for n in range(0, len(words), 3):
@@ -269,6 +270,6 @@ class Response:
             delta = (" " if sent else "") + " ".join(words[n : n + 3])
             await self._event("response.output_text.delta", **where, delta=delta)
             sent += delta
-            await self._wait(start + len(sent) * cfg.ms_per_char * cfg.speed / 1000 - anyio.current_time())
+            await self._wait(start + len(sent) * ms_per_char * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += len(sent)
         return sent

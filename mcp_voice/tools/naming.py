@@ -32,10 +32,27 @@ def plain_name(server: str, tool: str) -> str:
     return _BAD_CHARS.sub("_", f"{server}{SEPARATOR}{tool}")
 
 
+MIN_SERVER_CHARS = 12
+"""A shortened server prefix keeps at least this much, so the model can still tell servers apart."""
+
+
 def hashed_name(server: str, tool: str, hash_length: int = 8) -> str:
-    """The sanitised name truncated to fit, with `_<hash>` of the original pair appended."""
+    """`<server>__<tool>_<hash>` fitted into 64 characters, hash of the original pair.
+
+    A long server name is cut before the tool name: the tool part is what tells the model one
+    tool of a server from another, so two tools of a server with a 70-character name (e.g. from
+    `[servers.NAME]`) stay readable rather than becoming the same prefix with two hashes.
+    """
     suffix = "_" + _digest(server, tool, hash_length)
-    return plain_name(server, tool)[: MAX_NAME_LENGTH - len(suffix)] + suffix
+    safe_server, safe_tool = _BAD_CHARS.sub("_", server), _BAD_CHARS.sub("_", tool)
+    room = MAX_NAME_LENGTH - len(suffix) - len(SEPARATOR)
+    if len(safe_server) + len(safe_tool) <= room:
+        return f"{safe_server}{SEPARATOR}{safe_tool}{suffix}"
+    server_room = max(room - len(safe_tool), min(len(safe_server), MIN_SERVER_CHARS))
+    tool_room = room - min(len(safe_server), server_room)
+    # A cut that ends in "_" would run into the separator ("for___tool"), blurring where it is.
+    short_server = safe_server[:server_room].rstrip("_-") or safe_server[:server_room]
+    return f"{short_server}{SEPARATOR}{safe_tool[:tool_room]}{suffix}"
 
 
 def expose_name(server: str, tool: str) -> str:

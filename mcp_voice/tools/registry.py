@@ -253,7 +253,9 @@ class ToolRegistry:
             name=name,
             server=spec.name,
             tool_name=tool.name,
-            description=tool.description or tool.title or tool.name,
+            # Docstring-derived descriptions keep their source indentation; the model should
+            # not pay for (or read) it.
+            description=inspect.cleandoc(tool.description or tool.title or tool.name),
             parameters=to_realtime_schema(tool.input_schema),
             policy=resolve_policy(spec, tool, self._policy_hook),
             read_only=bool(annotations and annotations.read_only_hint),

@@ -60,12 +60,41 @@ _SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:\s]+: ")
 """MCPServer prefixes a tool's own error message with this; the model only needs the message."""
 
 
+_VALIDATION_HEADER = re.compile(r"^\d+ validation errors? for \w+Arguments\s*$")
+"""How MCPServer reports arguments that fail its pydantic model (the first line of the text)."""
+_VALIDATION_TAIL = re.compile(r"\s*\[type=.*$")
+
+
+def argument_errors(text: str) -> str | None:
+    """A pydantic argument-validation report as `name: problem; ...`, or None if `text` is not one.
+
+    The raw report is written for Python developers (model class names, `input_type`, a docs
+    URL); the model needs which argument is wrong and why, so it can correct the call.
+    """
+    lines = text.strip().splitlines()
+    if not lines or not _VALIDATION_HEADER.match(lines[0]):
+        return None
+    problems: list[str] = []
+    where: str | None = None
+    for line in lines[1:]:
+        if not line.startswith(" "):
+            where = line.strip()
+        elif not line.strip().startswith("For further information") and where is not None:
+            problems.append(f"{where}: {_VALIDATION_TAIL.sub('', line.strip())}")
+            where = None
+    return "; ".join(problems) if problems else None
+
+
 def tool_result(tool: str, result: types.CallToolResult) -> ToolResult:
     """A `CallToolResult` as the model should see it."""
     text, images = content_text(result)
     if result.is_error:
         text = _SDK_ERROR_PREFIX.sub("", text, count=1)
-        failed = error_result(tool, "tool_error", text or "the tool reported an error without a message")
+        bad_arguments = argument_errors(text)
+        if bad_arguments is not None:
+            failed = error_result(tool, "bad_arguments", f"invalid arguments: {bad_arguments}")
+        else:
+            failed = error_result(tool, "tool_error", text or "the tool reported an error without a message")
         return ToolResult(output=failed.output, is_error=True, images=images)
     structured = result.structured_content
     if structured is not None:

@@ -8,6 +8,7 @@ import pytest
 from openai.types.realtime import RealtimeErrorEvent
 
 from mcp_voice.protocol.events import (
+    GA_CLIENT_EVENT_FIELDS,
     GA_CLIENT_EVENT_TYPES,
     ClientEventError,
     error_event,
@@ -29,6 +30,7 @@ def test_accepts_every_ga_client_event_type_in_any_input_form() -> None:
         "conversation.item.truncate": {"item_id": "item_1", "content_index": 0, "audio_end_ms": 10},
         "response.create": {"response": {"conversation": "none"}},
     }
+    assert set(GA_CLIENT_EVENT_FIELDS) == GA_CLIENT_EVENT_TYPES
     for kind in GA_CLIENT_EVENT_TYPES:
         event = {"type": kind, **good.get(kind, {})}
         assert parse_client_event(event) == event
@@ -46,6 +48,13 @@ def test_accepts_every_ga_client_event_type_in_any_input_form() -> None:
         ({"type": "response.text.delta"}, "invalid_value", "type"),
         ({"type": "input_audio_buffer.append"}, "missing_required_parameter", "audio"),
         ({"type": "input_audio_buffer.append", "audio": 12}, "invalid_type", "audio"),
+        (
+            {"type": "input_audio_buffer.append", "audio": "AA", "api_key": "sk"},
+            "unknown_parameter",
+            "api_key",
+        ),
+        ({"type": "response.create", "response": {}, "tools": []}, "unknown_parameter", "tools"),
+        ({"type": "session.update", "session": {}, "model": "m"}, "unknown_parameter", "model"),
         ({"type": "conversation.item.create"}, "missing_required_parameter", "item"),
         ({"type": "conversation.item.create", "item": "x"}, "invalid_type", "item"),
         (

@@ -10,7 +10,7 @@ import pytest
 from mcp_voice.session import HostSettings
 from mcp_voice.tools.registry import ToolRegistry
 from tests.session.servers import Probe
-from tests.session.wire import Session, open_session
+from tests.session.wire import Session, function_call_item, open_session
 
 pytestmark = pytest.mark.anyio
 
@@ -38,13 +38,16 @@ async def test_placeholder_at_once_then_result_as_system_message(
         assert placeholder["type"] == "function_call_output" and placeholder["call_id"] == item["call_id"]
         body = json.loads(placeholder["output"])
         assert body["status"] == "running" and body["job_id"] and body["tool"] == "voice__job_announce"
-        assert "result will follow" in body["message"]
+        # the wording a real model needs: keep talking, invent nothing, the result comes later
+        assert "result will follow" in body["message"] and "keep the conversation going" in body["message"]
+        assert "Do not guess, invent" in body["message"] and body["job_id"] in body["message"]
         rid = await s.respond(done=False)  # the model says "working on it"
         probe["job_announce"].release.set()
         note = await s.upstream_item()
         text = note["content"][0]["text"]
         assert note["role"] == "system" and note["content"][0]["type"] == "input_text"
         assert "voice__job_announce" in text and item["call_id"] in text and "report on tides" in text
+        assert "cover them all in one reply" in text and "Do not repeat" in text
         await s.settle()
         assert len(s.sent("upstream", "response.create")) == 1  # still talking: wait
         await s.done(rid)
@@ -54,6 +57,34 @@ async def test_placeholder_at_once_then_result_as_system_message(
         assert len(injected_results(s, item["call_id"])) == 1
         completed = [e for e in s.sent("client") if e["type"] == "response.mcp_call.completed"]
         assert [e["item_id"] for e in completed] == [item["id"]]
+
+
+async def test_long_running_results_finishing_together_are_spoken_once(
+    registry: ToolRegistry, probe: Probe
+) -> None:
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        first = function_call_item("voice__job_announce", '{"topic": "tides"}')
+        second = function_call_item("voice__job_announce", '{"topic": "winds"}')
+        await s.respond(first, second)
+        placeholders = [await s.upstream_item(), await s.upstream_item()]
+        assert {p["call_id"] for p in placeholders} == {first["call_id"], second["call_id"]}
+        await s.upstream("response.create")  # one response for both placeholders
+        rid = await s.respond(done=False)
+        with anyio.fail_after(5):
+            while probe["job_announce"].calls < 2:
+                await s.settle()
+        probe["job_announce"].release.set()
+        notes = [await s.upstream_item(), await s.upstream_item()]
+        texts = sorted(n["content"][0]["text"] for n in notes)
+        assert first["call_id"] in " ".join(texts) and second["call_id"] in " ".join(texts)
+        await s.done(rid)
+        await s.upstream("response.create")
+        await s.respond()
+        await s.settle()
+        assert len(s.sent("upstream", "response.create")) == 2  # placeholders' + both results'
+        assert len(injected_results(s, first["call_id"])) == 1
+        assert len(injected_results(s, second["call_id"])) == 1
 
 
 async def test_deferred_mode_holds_the_real_output(registry: ToolRegistry, probe: Probe) -> None:

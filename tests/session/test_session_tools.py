@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcp_voice.session import HostSettings
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec
 from tests.session.servers import build_extra_server
-from tests.session.wire import ev, open_session
+from tests.session.wire import ev, function_call_item, open_session
 
 pytestmark = pytest.mark.anyio
 OFF = HostSettings(register_plugin_tools=False)
@@ -117,3 +119,43 @@ async def test_registry_change_resends_tools(registry: ToolRegistry) -> None:
         assert "late__hello" in names(resent)
         await registry.remove_server("late")
         assert "late__hello" not in names(await s.upstream("session.update"))
+
+
+async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
+    registry: ToolRegistry, http_server_url: str
+) -> None:
+    """A real streamable-HTTP MCP server (another process), named by a client `mcp_server` entry."""
+    async with open_session(registry, OFF) as s:
+        await s.upstream("session.update")
+        entry = {
+            "type": "mcp_server",
+            "name": "remote",
+            "server_url": http_server_url,
+            "headers": {"Authorization": "Bearer sekrit"},
+            "tools": ["echo", "add"],
+        }
+        sent = await update(s, [entry, MINE])
+        assert sorted(names(sent)) == ["get_time", "remote__add", "remote__echo"]  # allow-list honoured
+        assert "remote" in registry.servers  # connected for this session
+        item = function_call_item("remote__add", '{"a": 20, "b": 22}')
+        rid = await s.respond(item, done=False)
+        output = await s.upstream_item()
+        assert output == {
+            "type": "function_call_output",
+            "id": output["id"],
+            "call_id": item["call_id"],
+            "output": '{"result": 42}',
+        }
+        await s.done(rid, item)
+        await s.upstream("response.create")
+        shown = [
+            e
+            for e in await s.received_until("conversation.item.done")
+            if e["type"].startswith("conversation")
+        ]
+        assert shown[-1]["item"]["type"] == "mcp_call" and shown[-1]["item"]["server_label"] == "remote"
+        await s.respond()
+        # dropping the entry disconnects the server; its tools leave the model's list
+        assert names(await update(s, [MINE], "evt_v")) == ["get_time"]
+        assert "remote" not in registry.servers
+        assert "Bearer sekrit" not in json.dumps(s.sent("upstream"))  # the MCP header stays in the host

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import anyio
 import pytest
 from simwire import connect
 
@@ -190,3 +191,17 @@ async def test_max_output_tokens_makes_an_incomplete_response() -> None:
         assert done["status"] == "incomplete"
         assert done["status_details"]["reason"] == "max_output_tokens"
         assert len(done["output"][0]["content"][0]["text"]) <= 8
+
+
+async def test_text_streams_at_text_speed_and_a_long_reply_is_capped() -> None:
+    """Text is not paced like speech: 5 ms a character, and never longer than `max_text_ms`."""
+    long_reply = "word " * 200  # 1000 characters: 60 s as speech, 5 s at text speed uncapped
+    async with connect(SimConfig(speed=1.0, max_text_ms=300), output_modalities=["text"]) as wire:
+        await wire.user_text("say: " + long_reply)
+        await wire.send({"type": "response.create"})
+        await wire.expect("response.created")
+        start = anyio.current_time()
+        with anyio.fail_after(2):
+            done = (await wire.until("response.done"))[-1]["response"]
+        assert anyio.current_time() - start >= 0.25  # paced, up to the cap
+        assert done["output"][0]["content"][0]["text"] == long_reply.strip()

@@ -20,8 +20,35 @@ def test_bad_characters_are_replaced_and_hashed() -> None:
 
 def test_long_names_fit_in_64_characters() -> None:
     name = expose_name("a-very-long-server-name", "x" * 100)
-    assert len(name) == 64 and is_valid_name(name)
+    assert len(name) <= 64 and is_valid_name(name)
+    assert name.startswith("a-very-long__xxx")  # the cut server part loses its trailing "-"
     assert name != expose_name("a-very-long-server-name", "x" * 101)
+
+
+def test_a_long_server_name_is_shortened_before_the_tool_name() -> None:
+    server = "a_really_long_server_name_from_the_config_file_that_goes_past_the_limit"
+    names = assign_names([(server, "get_current_time"), (server, "convert_time")])
+    now, convert = names[server, "get_current_time"], names[server, "convert_time"]
+    assert len(now) == len(convert) == 64
+    assert is_valid_name(now) and is_valid_name(convert)
+    # The model tells the two apart by the part it cares about, not only by a hash.
+    assert "__get_current_time_" in now and "__convert_time_" in convert
+    assert now.startswith(server[:12]) and convert.startswith(server[:12])
+    assert "___" not in now and "___" not in convert  # the cut server part never blurs the separator
+
+
+def test_the_documented_long_name_example_holds() -> None:
+    # docs/plugins.md, "What the model sees", quotes this exact name.
+    server = "my_company_internal_time_service_for_the_voice_assistant_in_production"
+    assert (
+        expose_name(server, "get_current_time")
+        == "my_company_internal_time_service_for__get_current_time_a9e9a2f6"
+    )
+
+
+def test_a_long_tool_name_keeps_a_readable_server_prefix() -> None:
+    name = expose_name("weather", "t" * 100)
+    assert name.startswith("weather__ttt") and len(name) == 64 and is_valid_name(name)
 
 
 def test_names_that_sanitise_alike_stay_distinct() -> None:

@@ -96,6 +96,41 @@ async def test_bad_arguments_are_an_error_result(registry: ToolRegistry, argumen
     assert result.is_error and error["kind"] == "bad_arguments" and reason in error["message"]
 
 
+async def test_arguments_the_server_rejects_name_the_argument(registry: ToolRegistry) -> None:
+    wrong_type = error_of((await registry.call("sample__add", {"a": "three", "b": 4})).output)
+    assert wrong_type["kind"] == "bad_arguments"
+    assert wrong_type["message"].startswith("invalid arguments: a: Input should be a valid integer")
+    missing = error_of((await registry.call("sample__add", {"a": 1})).output)
+    assert missing == {
+        "tool": "sample__add",
+        "message": "invalid arguments: b: Field required",
+        "kind": "bad_arguments",
+    }
+    # Nothing a developer-only detail: no pydantic class names or documentation links.
+    assert "Arguments" not in wrong_type["message"] and "http" not in wrong_type["message"]
+
+
+async def test_docstring_descriptions_lose_their_indentation() -> None:
+    server = MCPServer("doc")
+
+    @server.tool()
+    async def report(day: str) -> str:
+        """First line of the description,
+        continued on an indented line.
+
+            An indented example stays indented relative to the text.
+        """
+        return day
+
+    async with ToolRegistry([ServerSpec("doc", server)]) as registry:
+        tool = registry.get("doc__report")
+        assert tool is not None
+        assert tool.function_tool()["description"] == (
+            "First line of the description,\ncontinued on an indented line.\n\n"
+            "    An indented example stays indented relative to the text."
+        )
+
+
 async def test_tool_error_is_an_error_result(registry: ToolRegistry) -> None:
     result = await registry.call("sample__fail", {"message": "the printer is on fire"})
     error = error_of(result.output)

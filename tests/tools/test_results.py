@@ -52,3 +52,30 @@ def test_error_result_is_json_the_model_can_read() -> None:
     out = error_result("cal__list", "timeout", "the tool did not finish within 2 s")
     assert out.is_error
     assert json.loads(out.output)["error"]["kind"] == "timeout"
+
+
+def test_argument_validation_report_becomes_bad_arguments() -> None:
+    report = (
+        "Error executing tool add: 2 validation errors for addArguments\n"
+        "a\n"
+        "  Input should be a valid integer [type=int_type, input_value=[1], input_type=list]\n"
+        "    For further information visit https://errors.pydantic.dev/2.14/v/int_type\n"
+        "to.street\n"
+        "  Field required [type=missing, input_value={}, input_type=dict]\n"
+    )
+    result = tool_result(
+        "s__add", types.CallToolResult(content=[types.TextContent(type="text", text=report)], is_error=True)
+    )
+    assert json.loads(result.output)["error"] == {
+        "tool": "s__add",
+        "message": "invalid arguments: a: Input should be a valid integer; to.street: Field required",
+        "kind": "bad_arguments",
+    }
+
+
+def test_a_tool_message_that_mentions_validation_stays_a_tool_error() -> None:
+    text = "2 validation errors in the spreadsheet: row 3, row 9"
+    result = tool_result(
+        "s__check", types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+    )
+    assert json.loads(result.output)["error"] == {"tool": "s__check", "message": text, "kind": "tool_error"}
