@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 from mcp.server import MCPServer
 
-from mcp_voice.session.channels import channel_pair
+from mcp_voice.channels import channel_pair
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec, ToolEvent

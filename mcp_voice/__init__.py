@@ -31,9 +31,9 @@ _EXPORTS = {
     "SessionHost": "mcp_voice.session.host",
     "HostSettings": "mcp_voice.session.host",
     "host_session": "mcp_voice.session.host",
-    "channel_pair": "mcp_voice.session.channels",
-    "EventChannel": "mcp_voice.session.channels",
-    "ChannelClosed": "mcp_voice.session.channels",
+    "channel_pair": "mcp_voice.channels",
+    "EventChannel": "mcp_voice.channels",
+    "ChannelClosed": "mcp_voice.channels",
     "open_upstream": "mcp_voice.protocol.upstream",
     "run_simulator": "mcp_voice.sim",
 }
@@ -79,10 +79,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from mcp_voice.api import load_tools, open_tools
+    from mcp_voice.channels import ChannelClosed, EventChannel, channel_pair
     from mcp_voice.config import Config, ConfigError, load_config
     from mcp_voice.hookspecs import hookimpl
     from mcp_voice.protocol.upstream import open_upstream
-    from mcp_voice.session.channels import ChannelClosed, EventChannel, channel_pair
     from mcp_voice.session.host import HostSettings, SessionHost, host_session
     from mcp_voice.sim import run_simulator
     from mcp_voice.tools.registry import ToolRegistry

@@ -18,7 +18,13 @@ from pathlib import Path
 import mcp.types
 
 from mcp_voice.config import Config, ConfigError, PolicyKeys, config_server_specs, load_config
-from mcp_voice.plugins import PluginSet, collect_servers, make_plugin_manager
+from mcp_voice.plugins import (
+    PluginSet,
+    collect_servers,
+    did_you_mean,
+    make_plugin_manager,
+    preserve_root_logging,
+)
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
 
@@ -93,15 +99,20 @@ def load_tools(
     """
     if not isinstance(config, Config):
         config = load_config(config, env=env)
-    plugin_set = make_plugin_manager(allow=plugins, block=block, extra=extra_plugins, env=env)
+    config = config.with_env(env)
+    # Plugins (and the MCPServers they build) must not reconfigure the embedder's logging.
+    with preserve_root_logging():
+        plugin_set = make_plugin_manager(allow=plugins, block=block, extra=extra_plugins, env=env)
     errors = dict(plugin_set.errors)
     for name in config.plugins:
         if name not in plugin_set.plugins:
+            hint = did_you_mean(name, plugin_set.plugins)
             errors.setdefault(
-                name, f"[plugins.{name}] is set in the config but no plugin {name!r} is installed"
+                name, f"[plugins.{name}] is set in the config but no plugin {name!r} is installed{hint}"
             )
 
-    plugin_specs, register_errors = collect_servers(plugin_set, config)
+    with preserve_root_logging():
+        plugin_specs, register_errors = collect_servers(plugin_set, config)
     errors.update(register_errors)
     specs: list[ServerSpec] = []
     for spec in plugin_specs:

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -100,6 +101,10 @@ class SessionConfig(_Table):
     progress_updates: bool = True
     progress_interval_s: PositiveFloat = 5.0
     auto_approve: bool = False
+    allow_client_servers: bool = True
+    """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect
+    to it; turn off when exposing serve to clients you don't trust with outbound requests from
+    this machine."""
 
 
 class ServeConfig(_Table):
@@ -125,6 +130,22 @@ class Config(_Table):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     source: Path | None = Field(default=None, exclude=True)
     """The file it came from (absolute), None for defaults."""
+    _env: Mapping[str, str] | None = PrivateAttr(default=None)
+
+    def with_env(self, env: Mapping[str, str]) -> Config:
+        """A copy whose `${VAR}` references in plugin tables expand from `env` (default: os.environ)."""
+        copy = self.model_copy()
+        copy._env = env
+        return copy
+
+    @property
+    def shown_source(self) -> str:
+        """The file as error messages name it: relative to the cwd when below it, else absolute."""
+        return _show(self.source)
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """A `ConfigError` worded like every other: "FILE: KEY: MESSAGE"."""
+        return ConfigError(f"{self.shown_source}: {key}: {message}")
 
     @property
     def base_dir(self) -> Path:
@@ -139,10 +160,14 @@ class Config(_Table):
     def plugin_settings(self, name: str, model: type[M]) -> M:
         """Validate `[plugins.NAME]` with the plugin's model; errors name `plugins.NAME.KEY` and the file.
 
-        Validators can read `info.context["base_dir"]` to resolve relative paths.
+        `${VAR}` in the table's string values is replaced from the environment first, so secrets
+        (a CalDAV password) need not live in the file. Validators can read
+        `info.context["base_dir"]` to resolve relative paths.
         """
+        env = self._env if self._env is not None else os.environ
+        table = _expand_values(self.plugins.get(name, {}), env, self.source, ("plugins", name))
         try:
-            return model.model_validate(self.plugins.get(name, {}), context={"base_dir": self.base_dir})
+            return model.model_validate(table, context={"base_dir": self.base_dir})
         except ValidationError as e:
             raise ConfigError(_format_errors(e, self.source, prefix=("plugins", name), model=model)) from None
 
@@ -242,6 +267,17 @@ def _expand(
 
         out[key] = _VAR.sub(sub, value)
     return out
+
+
+def _expand_values(value: Any, env: Mapping[str, str], source: Path | None, where: Sequence[str]) -> Any:
+    """`${VAR}` replaced in every string inside `value` (tables and arrays walked); errors name the key."""
+    if isinstance(value, str):
+        return _expand({where[-1]: value}, env, source, where[:-1])[where[-1]]
+    if isinstance(value, Mapping):
+        return {k: _expand_values(v, env, source, (*where, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_values(v, env, source, (*where, str(i))) for i, v in enumerate(value)]
+    return value
 
 
 def _show(source: Path | None) -> str:

@@ -8,10 +8,13 @@ on. Entry points of group `mcp_voice` are loaded individually (not with pluggy's
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.metadata
+import logging
 import os
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,10 +123,40 @@ def make_plugin_manager(
         else:
             _register(plugins, name, obj)
 
+    installed = list(plugins.plugins)
     for name in allowed or ():
         if name not in plugins.plugins:
-            plugins.error(name, f"named in the allow-list but no plugin {name!r} is installed")
+            hint = did_you_mean(name, installed)
+            plugins.error(name, f"named in the allow-list but no plugin {name!r} is installed{hint}")
     return plugins
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a misspelt plugin name, as config keys get; '' if nothing is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@contextmanager
+def preserve_root_logging() -> Iterator[None]:
+    """Undo changes plugins make to the root logger's level and handlers while inside.
+
+    MCPServer's constructor calls `logging.basicConfig(level=INFO)`, which would make an embedding
+    application print every INFO line of every library; logging setup is the application's call.
+    """
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        if root.level != level or root.handlers != handlers:
+            for handler in root.handlers:
+                if handler not in handlers:
+                    root.removeHandler(handler)
+            for handler in handlers:
+                if handler not in root.handlers:
+                    root.addHandler(handler)
+            root.setLevel(level)
 
 
 def collect_servers(plugins: PluginSet, config: Config) -> tuple[list[ServerSpec], dict[str, str]]:

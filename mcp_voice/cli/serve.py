@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(str(exc)) from None
     common.report_plugin_errors(setup.errors)
     try:
-        anyio.run(lambda: serve(setup.registry(), options, log_level=args.log_level))
+        anyio.run(
+            lambda: serve(setup.registry(), options, log_level=args.log_level, load_errors=setup.errors)
+        )
     except OSError as exc:
         where = f"{options.host}:{options.port}"
         raise common.CliError(f"cannot listen on {where}: {exc.strerror or exc}", common.FAILURE) from None

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from mcp_voice.session.channels import Event, EventChannel
+    from mcp_voice.channels import Event, EventChannel
 
 _FORMAT_TO_GA: dict[str, dict[str, Any]] = {
     "pcm16": {"type": "audio/pcm", "rate": 24000},

@@ -16,10 +16,10 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from mcp_voice.session.channels import ChannelClosed
+from mcp_voice.channels import ChannelClosed
 
 if TYPE_CHECKING:
-    from mcp_voice.session.channels import Event
+    from mcp_voice.channels import Event
     from mcp_voice.sim.config import SimConfig
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"

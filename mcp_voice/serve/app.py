@@ -9,7 +9,7 @@ Nothing here knows about tools or responses. The app is a plain Starlette app so
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -20,13 +20,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.dialects import BetaClientChannel, dialect_from_headers
 from mcp_voice.protocol.events import error_event
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.targets import display_name
-from mcp_voice.session.channels import ChannelClosed, EventChannel
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -118,21 +118,32 @@ class RealtimeEndpoint:
 
 
 def create_app(
-    registry: ToolRegistry, settings: ServeSettings | None = None, *, upstream: UpstreamOpener = open_upstream
+    registry: ToolRegistry,
+    settings: ServeSettings | None = None,
+    *,
+    upstream: UpstreamOpener = open_upstream,
+    load_errors: Mapping[str, str] | None = None,
 ) -> Starlette:
-    """The serve app over a started registry shared by every session (embed it, or let `run` serve it)."""
+    """The serve app over a started registry shared by every session (embed it, or let `run` serve it).
+
+    `load_errors` (plugin or config entry -> message) are the tools that could not be loaded: the
+    process serves without them, and /healthz says so instead of looking healthy.
+    """
     settings = settings or ServeSettings()
     endpoint = RealtimeEndpoint(registry, settings, upstream)
+    failed_plugins = sorted(load_errors or {})
 
     async def healthz(request: Request) -> JSONResponse:
+        degraded = bool(failed_plugins or registry.errors)
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "degraded" if degraded else "ok",
                 "upstream": display_name(settings.upstream),
                 "model": settings.model,
                 "tools": len(registry.tools()),
                 "sessions": endpoint.sessions,
                 "failed_servers": sorted(registry.errors),
+                "failed_plugins": failed_plugins,
                 "auth": settings.token is not None,
             }
         )

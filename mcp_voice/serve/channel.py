@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from starlette.types import Receive, Send
 
-from mcp_voice.session.channels import ChannelClosed, Event
+from mcp_voice.channels import ChannelClosed, Event
 
 
 class WebSocketChannel:

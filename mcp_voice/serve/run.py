@@ -179,13 +179,18 @@ def _stop_on_signals(server: _Server) -> Iterator[None]:
 
 
 async def serve(
-    registry: ToolRegistry, options: ServeOptions, *, out: TextIO = sys.stdout, log_level: str = "warning"
+    registry: ToolRegistry,
+    options: ServeOptions,
+    *,
+    out: TextIO = sys.stdout,
+    log_level: str = "warning",
+    load_errors: Mapping[str, str] | None = None,
 ) -> None:
     """Serve until a signal. Starts `registry` (shared by every session), binds, prints the line."""
     sock = bind_socket(options.host, options.port)
     port = sock.getsockname()[1]
     async with registry:
-        app = create_app(registry, options.settings)
+        app = create_app(registry, options.settings, load_errors=load_errors)
         async with running(app, sock, log_level=log_level) as server:
             with _stop_on_signals(server):
                 print(listening_line(options.host, port, options.settings.upstream), file=out, flush=True)

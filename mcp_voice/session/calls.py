@@ -145,7 +145,7 @@ class CallManager:
         view = call.view
         call.finished = True
         if result.is_error:
-            view.error = result.output
+            view.error = result.error_message
         else:
             view.output = result.output
         if call.placeholder:

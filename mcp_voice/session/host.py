@@ -17,10 +17,10 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
-from mcp_voice.session.channels import ChannelClosed, EventChannel
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
@@ -55,6 +55,9 @@ class HostSettings:
     progress_interval_s: float = 5.0
     """Rate limit for the progress notes injected while a long-running call runs."""
     auto_approve: bool = False
+    allow_client_servers: bool = True
+    """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect to
+    it. Turn off when serving clients you don't trust with outbound requests from this machine."""
 
 
 class SessionHost:
@@ -71,7 +74,9 @@ class SessionHost:
         self.registry = registry
         self.upstream = upstream
         self.client = client
-        self.tools = SessionTools(registry, auto=settings.register_plugin_tools)
+        self.tools = SessionTools(
+            registry, auto=settings.register_plugin_tools, allow_urls=settings.allow_client_servers
+        )
         self.presenter = Presenter(self.tools.lookup, self.tools.label, self.tools.client_view)
         self.outbox = Outbox(upstream, client, self.presenter)
         self.sequencer = ResponseSequencer(self.outbox.forward)
@@ -187,7 +192,7 @@ class SessionHost:
             kind = event["type"]
             if kind == "input_audio_buffer.append":
                 # Unchanged, so the client's own text goes upstream: no re-encoding per audio frame.
-                await forward(raw if type(raw) is str else event)
+                await forward(raw if type(raw) is str and _unambiguous(raw) else event)
             elif kind == "response.create":
                 await self.sequencer.request_client(event)
             elif kind == "session.update":
@@ -291,3 +296,12 @@ async def host_session(
             task_group.cancel_scope.cancel()
     if failure is not None:
         raise failure
+
+
+def _unambiguous(raw: str) -> bool:
+    """Whether any JSON parser reads the same `type` from `raw` as we did.
+
+    A duplicated key (or one spelled with escapes) could be read differently upstream, where the
+    first key may win; such text is re-encoded from what we parsed instead.
+    """
+    return "\\" not in raw and raw.count('"type"') == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_voice.session.channels import EventChannel
+from mcp_voice.channels import EventChannel
 from mcp_voice.session.items import item_create
 from mcp_voice.session.presenter import Presenter
 

@@ -58,9 +58,10 @@ def _approval(value: Any) -> frozenset[str] | bool:
 class SessionTools:
     """Per-session tool bookkeeping over the shared registry."""
 
-    def __init__(self, registry: ToolRegistry, *, auto: bool) -> None:
+    def __init__(self, registry: ToolRegistry, *, auto: bool, allow_urls: bool = True) -> None:
         self._registry = registry
         self._auto = auto
+        self._allow_urls = allow_urls
         self._tag = secrets.token_hex(4)
         self._client_tools: list[Event] | None = None
         self._entries: list[_Entry] = []
@@ -188,6 +189,11 @@ class SessionTools:
         url = entry.get("server_url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ToolProblem(f"mcp_server {label!r}: unknown server, and {url!r} is not an http(s) MCP URL")
+        if not self._allow_urls:
+            raise ToolProblem(
+                f"mcp_server {label!r}: this host does not connect to servers clients name by URL "
+                "(allow_client_servers is off); use one of its own servers"
+            )
         name = label if label not in self._registry.servers else f"{label}_{self._tag}"
         headers = entry.get("headers") if isinstance(entry.get("headers"), dict) else {}
         spec = ServerSpec(name=name, target=url, headers=headers, plugin=SESSION_PLUGIN_PREFIX + self._tag)

@@ -6,6 +6,7 @@ their `ToolPolicy` and gets `ToolResult`s back. Nothing here does I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -102,6 +103,17 @@ class ToolResult:
     is_error: bool = False
     images: tuple[ToolImage, ...] = ()
     structured: Any = None
+
+    @property
+    def error_message(self) -> str | None:
+        """For an error, its message alone (what a UI shows beside the call); None for a success."""
+        if not self.is_error:
+            return None
+        try:
+            message = json.loads(self.output)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            return self.output
+        return message if isinstance(message, str) else self.output
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ pseudo-filesystems such as /proc, and special files (pipes, sockets, devices). R
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +44,10 @@ PSEUDO_FILESYSTEMS = frozenset(
 """Kernel filesystems whose "files" lie about their size, block, or never end."""
 
 _FALLBACK_PSEUDO_MOUNTS = {"/proc": "proc", "/sys": "sysfs", "/dev": "devtmpfs"}
+
+DEFAULT_EXCLUDE = ("__pycache__", "node_modules", "venv", "*.egg-info")
+"""Names never shared by default: caches and installed dependencies, never what a person means."""
+HIDDEN_HINT = "set include_hidden = true in [plugins.filesystem] to share hidden files"
 
 
 class FilesystemError(ToolError):
@@ -101,7 +106,9 @@ def os_errors(action: str, shown: str) -> Iterator[None]:
 class Jail:
     """The root every path is resolved against, and the rules for leaving it (you can't)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(
+        self, root: str | Path, *, include_hidden: bool = False, exclude: Sequence[str] = DEFAULT_EXCLUDE
+    ) -> None:
         given = Path(root).expanduser()
         absolute = Path(os.path.abspath(given))
         if not absolute.exists():
@@ -111,6 +118,43 @@ class Jail:
         self.root = absolute.resolve()
         self._alias = absolute  # the root as configured, before its own symlinks were resolved
         self._pseudo = {p: kind for p, kind in pseudo_mounts().items() if p != self.root}
+        self.include_hidden = include_hidden
+        self.exclude = tuple(exclude)
+
+    def unshared_reason(self, name: str) -> str | None:
+        """Why a file or directory called `name` is not shared ("hidden", "excluded"), or None.
+
+        Dotfiles (.git, .env, .venv) often hold secrets or huge trees nobody means when speaking.
+        """
+        if not self.include_hidden and name.startswith(".") and name not in (".", ".."):
+            return "hidden"
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude):
+            return "excluded"
+        return None
+
+    def check_shared(self, path: Path, shown: str) -> None:
+        """Refuse `path` (inside the root) if any part of it below the root is hidden or excluded."""
+        if not self.contains(path):
+            return
+        for name in path.relative_to(self.root).parts:
+            reason = self.unshared_reason(name)
+            if reason == "hidden":
+                raise FilesystemError(
+                    f"'{shown}' is hidden ('{name}' starts with '.'), and hidden files are not shared; "
+                    f"{HIDDEN_HINT}"
+                )
+            if reason == "excluded":
+                pattern = next(p for p in self.exclude if fnmatch.fnmatchcase(name, p))
+                raise FilesystemError(
+                    f"'{shown}' is not shared: '{name}' matches '{pattern}' in the exclude setting "
+                    "of [plugins.filesystem]"
+                )
+
+    def is_shared(self, path: Path) -> bool:
+        """Whether `path` (inside the root) has no hidden or excluded part below the root."""
+        if not self.contains(path):
+            return False
+        return all(self.unshared_reason(name) is None for name in path.relative_to(self.root).parts)
 
     def contains(self, path: Path) -> bool:
         return path == self.root or path.is_relative_to(self.root)
@@ -145,6 +189,7 @@ class Jail:
             lexical = self.root / lexical.relative_to(self._alias)
         if not self.contains(lexical):
             raise FilesystemError(f"'{path}' is outside the filesystem root {self.root}")
+        self.check_shared(lexical, path)
         with os_errors("resolve", path):
             if follow or lexical == self.root:
                 real = Path(os.path.realpath(lexical))
@@ -154,6 +199,7 @@ class Jail:
             raise FilesystemError(
                 f"'{path}' leads outside the filesystem root {self.root} through a symbolic link"
             )
+        self.check_shared(real, path)  # a link must not lead into .git either
         if not follow and real.is_symlink():
             # Moving a link is fine; a link that leads out is refused like any other.
             target = Path(os.path.realpath(real))
@@ -196,3 +242,8 @@ class Jail:
         if not self.contains(target) or self.pseudo_mount(target) is not None:
             return None
         return target
+
+    def shared_link_target(self, path: Path) -> Path | None:
+        """`link_target_inside`, and also None when the link leads to a hidden or excluded path."""
+        target = self.link_target_inside(path)
+        return target if target is not None and self.is_shared(target) else None

@@ -13,6 +13,7 @@ from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from openai.types.beta.realtime import SessionUpdateEvent as BetaSessionUpdate
 from openai.types.realtime import RealtimeClientEvent as GAClientEvent
 
+from mcp_voice.channels import channel_pair
 from mcp_voice.protocol.dialects import (
     BetaClientChannel,
     client_event_to_ga,
@@ -21,7 +22,6 @@ from mcp_voice.protocol.dialects import (
     session_to_beta,
 )
 from mcp_voice.protocol.upstream import open_upstream
-from mcp_voice.session.channels import channel_pair
 from mcp_voice.sim import SimConfig
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from mcp_voice.channels import ChannelClosed
 from mcp_voice.protocol.upstream import UpstreamError, open_upstream, resolve_target, with_model
-from mcp_voice.session.channels import ChannelClosed
 from mcp_voice.sim import SimConfig, run_simulator
 
 

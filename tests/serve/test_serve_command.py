@@ -30,9 +30,25 @@ async def test_port_zero_prints_the_real_port_and_serves(tmp_path: Path, stop: s
                 assert json.loads(await ws.recv())["type"] == "session.created"
         status, body = await http_get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(body)["tools"] == 2
+        assert json.loads(body)["status"] == "ok"
         proc.send_signal(stop)
         with anyio.fail_after(30):
             assert await proc.wait() == 0
+
+
+async def test_a_plugin_that_failed_to_load_makes_healthz_degraded(tmp_path: Path) -> None:
+    """A typo in a plugin's table: serve still starts, but says which plugin is missing and why."""
+    config = write_config(tmp_path, "[plugins.filesystem]\nwriteable = true\n")
+    env = {"MCP_VOICE_PLUGINS": "filesystem"}
+    async with serve_process("--port", "0", "--config", str(config), env=env) as (proc, line):
+        port = int(LINE.match(line).group(1))  # type: ignore[union-attr]
+        status, body = await http_get(f"http://127.0.0.1:{port}/healthz")
+        health = json.loads(body)
+        assert status == 200 and health["status"] == "degraded"
+        assert health["failed_plugins"] == ["filesystem"] and health["tools"] == 2
+        proc.terminate()
+        err = await read_all(proc.stderr)
+    assert "plugins.filesystem.writeable" in err and "did you mean 'writable'" in err
 
 
 async def test_beyond_loopback_without_token_refuses_to_start(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from mcp_voice.session.channels import ChannelClosed
+from mcp_voice.channels import ChannelClosed
 from mcp_voice.tools.registry import ToolRegistry
 from tests.session.wire import ev, open_session
 
@@ -26,6 +26,24 @@ async def test_bad_input_answered_and_connection_stays(registry: ToolRegistry) -
         assert (await s.upstream("input_audio_buffer.commit"))["event_id"] == "evt_ok"
         await s.settle()
         assert len(s.sent("upstream")) == 2  # the start update and the commit: nothing bad forwarded
+
+
+async def test_audio_text_goes_upstream_verbatim_unless_its_type_is_ambiguous(registry: ToolRegistry) -> None:
+    """Raw client text is forwarded as is, but never text another parser could read differently."""
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        plain = '{"type":"input_audio_buffer.append","audio":"AAAA"}'
+        await s.send(plain)
+        with anyio.fail_after(5):
+            assert await s.server.receive() == plain
+        # a second "type" key: we read the last one; an upstream reading the first would see a
+        # response.create the sequencer never handled, so what we parsed is sent instead
+        doubled = '{"type":"response.create","type":"input_audio_buffer.append","audio":"AAAA"}'
+        await s.send(doubled)
+        assert await s.upstream() == {"type": "input_audio_buffer.append", "audio": "AAAA"}
+        escaped = '{"\\u0074ype":"response.create","type":"input_audio_buffer.append","audio":"AAAA"}'
+        await s.send(escaped)
+        assert await s.upstream() == {"type": "input_audio_buffer.append", "audio": "AAAA"}
 
 
 async def test_hot_path_forwards_the_same_dicts(registry: ToolRegistry) -> None:

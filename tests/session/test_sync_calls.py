@@ -91,6 +91,9 @@ async def test_failing_tool_answers_with_error_and_failed_event(registry: ToolRe
         await s.received_until("response.mcp_call.failed")
         done = await s.received("conversation.item.done")
         assert done["item"]["error"]["type"] == "tool_execution_error"
+        # the client is shown the message itself, not the JSON the model reads
+        assert done["item"]["error"]["message"].endswith("disk on fire")
+        assert not done["item"]["error"]["message"].startswith("{")
 
 
 async def test_client_function_tools_pass_through(registry: ToolRegistry) -> None:

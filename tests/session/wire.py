@@ -19,9 +19,9 @@ from anyio.lowlevel import checkpoint
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
+from mcp_voice.channels import EventChannel
 from mcp_voice.protocol.events import new_call_id, new_event_id, new_item_id, new_response_id
 from mcp_voice.session import HostSettings, SessionHost, channel_pair, host_session
-from mcp_voice.session.channels import EventChannel
 from mcp_voice.tools.registry import ToolRegistry
 
 Event = dict[str, Any]

@@ -13,8 +13,8 @@ from typing import Any
 import anyio
 from openai.types.realtime import RealtimeServerEvent
 
+from mcp_voice.channels import EventChannel
 from mcp_voice.protocol.upstream import open_upstream
-from mcp_voice.session.channels import EventChannel
 from mcp_voice.sim import SimConfig
 
 TIMEOUT_S = 10.0
