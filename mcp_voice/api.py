@@ -106,7 +106,7 @@ def load_tools(
     errors = dict(plugin_set.errors)
     for name in config.plugins:
         if name not in plugin_set.plugins:
-            hint = did_you_mean(name, plugin_set.plugins)
+            hint = did_you_mean(name, plugin_set.installed)
             errors.setdefault(
                 name, f"[plugins.{name}] is set in the config but no plugin {name!r} is installed{hint}"
             )

@@ -51,6 +51,13 @@ class PluginSet:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """Plugin name -> why it failed to load (or, for an allow-list entry, that it does not exist)."""
+    missing: set[str] = field(default_factory=set)
+    """Allow-list names that match no plugin (they are in `plugins` only to show the error)."""
+
+    @property
+    def installed(self) -> list[str]:
+        """Names of the plugins that exist (loaded or not): what a misspelt name is matched against."""
+        return [name for name in self.plugins if name not in self.missing]
 
     @property
     def hook(self) -> pluggy.HookRelay:
@@ -128,6 +135,7 @@ def make_plugin_manager(
         if name not in plugins.plugins:
             hint = did_you_mean(name, installed)
             plugins.error(name, f"named in the allow-list but no plugin {name!r} is installed{hint}")
+            plugins.missing.add(name)
     return plugins
 
 

@@ -16,7 +16,7 @@ import pytest
 from mcp.server import MCPServer
 
 from mcp_voice.api import load_tools, open_tools
-from mcp_voice.config import Config, parse_config
+from mcp_voice.config import Config, ConfigError, parse_config
 from mcp_voice.hookspecs import hookimpl
 from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
 
@@ -137,7 +137,9 @@ def test_bad_policy_key_and_unknown_plugin_table_are_reported(tmp_path: Path) ->
     setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={})
     assert setup.specs == []
     assert "c.toml: plugins.echo.timeout_s: Input should be a valid number" in setup.errors["echo"]
-    assert setup.errors["ecko"] == "[plugins.ecko] is set in the config but no plugin 'ecko' is installed"
+    assert setup.errors["ecko"] == (
+        "[plugins.ecko] is set in the config but no plugin 'ecko' is installed (did you mean 'echo'?)"
+    )
 
 
 def time_server() -> str:
@@ -196,3 +198,61 @@ async def test_long_server_name_from_config_gives_valid_distinct_readable_names(
             result = await tools.call(by_tool["get_current_time"].name, {"timezone": "Asia/Tokyo"})
     assert not result.is_error, result.output
     assert json.loads(result.output)["timezone"] == "Asia/Tokyo"
+
+
+class ChattyPlugin:
+    """A third-party plugin whose MCPServer keeps MCPServer's default log_level="INFO"."""
+
+    name = "chatty"
+
+    @hookimpl
+    def register_servers(self, register: Callable[[ServerSpec], None], config: Config) -> None:
+        register(ServerSpec(name="chatty", target=MCPServer("chatty")))
+
+
+@pytest.mark.anyio
+async def test_loading_plugins_leaves_the_root_logger_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the calendar plugin's default store lands here
+    root = logging.getLogger()
+    saved = root.level, root.handlers[:]
+    root.handlers.clear()  # as in a fresh embedding process (pytest adds its own handlers)
+    root.setLevel(logging.WARNING)
+    try:
+        async with open_tools(Config(), extra_plugins=[ChattyPlugin()], env={}) as tools:
+            during = root.level, root.handlers[:]
+            assert {"filesystem", "calendar", "chatty"} <= set(tools.servers)
+        assert during == (logging.WARNING, [])
+        assert (root.level, root.handlers) == (logging.WARNING, [])
+        # Without the guard MCPServer configures logging: the check above could fail.
+        MCPServer("unguarded")
+        assert root.handlers and root.level == logging.INFO
+    finally:
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[0])
+
+
+def test_plugin_tables_expand_environment_variables(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    class Settings(BaseModel):
+        url: str
+        password: str
+        hosts: list[str]
+
+    table = {"url": "https://${HOST}/dav", "password": "${PW}", "hosts": ["${HOST}", "b"]}
+    config = parse_config({"plugins": {"echo": table}}, source=tmp_path / "c.toml")
+    setup = load_tools(config, plugins=[], extra_plugins=[Echo()], env={"HOST": "h.example", "PW": "s3"})
+    settings = setup.config.plugin_settings("echo", Settings)
+    assert (settings.url, settings.password, settings.hosts) == (
+        "https://h.example/dav",
+        "s3",
+        ["h.example", "b"],
+    )
+    with pytest.raises(ConfigError) as unset:
+        setup.config.with_env({"HOST": "h"}).plugin_settings("echo", Settings)
+    assert (
+        str(unset.value)
+        == f"{tmp_path / 'c.toml'}: plugins.echo.password: environment variable PW is not set"
+    )

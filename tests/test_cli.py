@@ -126,7 +126,7 @@ def test_call_of_a_long_running_tool_shows_progress_on_stderr(
 ) -> None:
     assert main(["call", "echo__count", "--args", '{"to": 2}', "--plugins", "clitest"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == '{"result": "counted to 2"}\n'  # progress never mixes into the result
+    assert captured.out == "counted to 2\n"  # progress never mixes into the result
     assert captured.err.splitlines() == [
         "mcp-voice: counted 1 (1/2, 50%)",
         "mcp-voice: counted 2 (2/2, 100%)",
@@ -181,6 +181,17 @@ def test_config_error_names_file_and_key(plugin_dir: Path, capsys: pytest.Captur
         in err
     )
     assert "Traceback" not in err
+
+
+def test_misspelt_plugin_names_get_a_suggestion(plugin_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Path("mcp-voice.toml").write_text("[plugins.clitets]\n")
+    assert main(["tools", "--plugins", "clitest,clitset"]) == 1
+    err = capsys.readouterr().err
+    assert "plugin clitset: named in the allow-list but no plugin 'clitset' is installed" in err
+    assert (
+        "plugin clitets: [plugins.clitets] is set in the config but no plugin 'clitets' is installed" in err
+    )
+    assert err.count("(did you mean 'clitest'?)") == 2
 
 
 def test_filesystem_plugin_tools_and_refused_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from mcp import StdioServerParameters
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from mcp_voice.config import Config, ConfigError, config_server_specs, load_config
+from mcp_voice.config import Config, ConfigError, config_server_specs, load_config, parse_config
 
 FULL_EXAMPLE = """
 [plugins.filesystem]
@@ -192,3 +192,32 @@ def test_plugin_settings_validate_with_the_plugins_model(
         str(e.value)
         == "bad.toml: plugins.fs.writable: Input should be a valid boolean, unable to interpret input"
     )
+
+
+def test_calendar_secrets_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_voice_calendar import CalendarSettings
+
+    monkeypatch.chdir(tmp_path)
+    file = tmp_path / "mcp-voice.toml"
+    file.write_text(
+        "[plugins.calendar]\n"
+        'caldav_url = "https://${DAV_HOST}/cal/"\n'
+        'caldav_username = "${DAV_USER}"\n'
+        'caldav_password = "${DAV_PASSWORD}"\n'
+    )
+    config = load_config(file)
+    env = {"DAV_HOST": "dav.example", "DAV_USER": "alice", "DAV_PASSWORD": "pa$$word"}
+    settings = config.with_env(env).plugin_settings("calendar", CalendarSettings)
+    assert settings.caldav_url == "https://dav.example/cal/"
+    assert settings.caldav_username == "alice"
+    assert settings.caldav_password is not None and settings.caldav_password.get_secret_value() == "pa$$word"
+    with pytest.raises(ConfigError) as unset:
+        config.with_env({"DAV_HOST": "h", "DAV_USER": "u"}).plugin_settings("calendar", CalendarSettings)
+    assert str(unset.value) == (
+        "mcp-voice.toml: plugins.calendar.caldav_password: environment variable DAV_PASSWORD is not set"
+    )
+
+
+def test_client_servers_can_be_switched_off() -> None:
+    assert Config().session.allow_client_servers is True
+    assert parse_config({"session": {"allow_client_servers": False}}).session.allow_client_servers is False

@@ -156,6 +156,14 @@ def test_allow_list_entry_naming_no_plugin_is_an_error(make_dist: MakeDist) -> N
     assert plugins.errors == {"nope": "named in the allow-list but no plugin 'nope' is installed"}
 
 
+def test_a_misspelt_allow_list_entry_gets_a_suggestion(make_dist: MakeDist) -> None:
+    make_dist("filesystem2")
+    by_arg = make_plugin_manager(allow=["filesytem2"], env={})
+    by_env = make_plugin_manager(env={"MCP_VOICE_PLUGINS": "filesytem2"})
+    expected = "named in the allow-list but no plugin 'filesytem2' is installed (did you mean 'filesystem2'?)"
+    assert by_arg.errors == by_env.errors == {"filesytem2": expected}
+
+
 def test_block_list_from_argument_and_env(make_dist: MakeDist) -> None:
     make_dist("aa")
     make_dist("bb")

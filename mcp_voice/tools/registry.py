@@ -107,6 +107,8 @@ class ToolRegistry:
             self._check_new(spec)
             self._connections[spec.name] = self._connection(spec)
         self._tools: dict[str, HostTool] = {}
+        self._output_schemas: dict[str, Mapping[str, Any] | None] = {}
+        """Exposed name -> the tool's declared output schema; it tells a wrapped result apart."""
         self._listeners: list[Callable[[], None]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
@@ -229,6 +231,7 @@ class ToolRegistry:
         listed = [(c.spec, tool) for c in self._connections.values() for tool in c.tools]
         names = assign_names((spec.name, tool.name) for spec, tool in listed)
         tools: dict[str, HostTool] = {}
+        schemas: dict[str, Mapping[str, Any] | None] = {}
         for spec, tool in listed:
             try:
                 host_tool = self._host_tool(names[spec.name, tool.name], spec, tool)
@@ -236,8 +239,10 @@ class ToolRegistry:
                 logger.warning("skipping tool %s of server %s: %s", tool.name, spec.name, exc)
                 continue
             tools[host_tool.name] = host_tool
+            schemas[host_tool.name] = tool.output_schema
         changed = tools != self._tools
         self._tools = tools
+        self._output_schemas = schemas
         if changed and self._started and changed_server is not None:
             names_now = [t.name for t in tools.values() if t.server == changed_server]
             self._emit(ToolEvent("tools_changed", server=changed_server, detail={"tools": names_now}))
@@ -336,7 +341,7 @@ class ToolRegistry:
             logger.exception("call to %s failed", name)
             result = error_result(name, "tool_error", f"the call failed: {type(exc).__name__}: {exc}")
         else:
-            result = tool_result(name, outcome)
+            result = tool_result(name, outcome, output_schema=self._output_schemas.get(name))
         if result.is_error:
             return self._failed(name, tool, call_id, result)
         detail = {"images": len(result.images)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import mcp.types as types
@@ -85,8 +86,70 @@ def argument_errors(text: str) -> str | None:
     return "; ".join(problems) if problems else None
 
 
-def tool_result(tool: str, result: types.CallToolResult) -> ToolResult:
-    """A `CallToolResult` as the model should see it."""
+_NO_VALUE = object()
+
+
+def wrapped_value(result: types.CallToolResult, output_schema: Mapping[str, Any] | None = None) -> Any:
+    """X when `result` is MCPServer's `{"result": X}` wrapping of a non-object return value, else `_NO_VALUE`.
+
+    MCPServer wraps a tool returning `str`, `int`, `list[...]` as structured `{"result": X}` and
+    puts X itself in the text content; the model should hear X, not the wrapper. The SDK leaves
+    no marker, so a wrapper is recognised by its shape: one "result" key (the only property the
+    output schema declares, when it is known) and text content that is X (each item of a list as
+    its own block). A genuine object `{"result": ...}` has that whole object as its text, so it
+    is left alone.
+    """
+    structured = result.structured_content
+    if not isinstance(structured, dict) or set(structured) != {"result"}:
+        return _NO_VALUE
+    if output_schema is not None:
+        properties = output_schema.get("properties")
+        if not isinstance(properties, Mapping) or set(properties) != {"result"}:
+            return _NO_VALUE
+    value = structured["result"]
+    if not all(isinstance(block, types.TextContent) for block in result.content):
+        return _NO_VALUE
+    texts = [block.text for block in result.content]
+    return value if _is_content_of(value, texts) else _NO_VALUE
+
+
+def _is_content_of(value: Any, texts: list[str]) -> bool:
+    """Whether `texts` are the blocks MCPServer makes of `value` (lists flattened, None dropped).
+
+    Strings must be equal; other items are compared as parsed JSON, so indentation does not matter.
+    """
+    items = _flatten(value)
+    if len(items) != len(texts):
+        return False
+    for item, text in zip(items, texts, strict=True):
+        if isinstance(item, str):
+            if text != item:
+                return False
+            continue
+        try:
+            if json.loads(text) != item:
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _flatten(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _flatten(item)]
+    return [value]
+
+
+def tool_result(
+    tool: str, result: types.CallToolResult, *, output_schema: Mapping[str, Any] | None = None
+) -> ToolResult:
+    """A `CallToolResult` as the model should see it.
+
+    `output_schema` (the tool's declared one, if known) helps recognise a wrapped plain value;
+    a wrapped string comes back as that text, other wrapped values as their JSON.
+    """
     text, images = content_text(result)
     if result.is_error:
         text = _SDK_ERROR_PREFIX.sub("", text, count=1)
@@ -97,6 +160,10 @@ def tool_result(tool: str, result: types.CallToolResult) -> ToolResult:
             failed = error_result(tool, "tool_error", text or "the tool reported an error without a message")
         return ToolResult(output=failed.output, is_error=True, images=images)
     structured = result.structured_content
+    value = wrapped_value(result, output_schema)
+    if value is not _NO_VALUE:
+        output = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return ToolResult(output=output, images=images, structured=value)
     if structured is not None:
         # Structured content is the tool's declared answer; the text blocks usually repeat it.
         output = json.dumps(structured, ensure_ascii=False, default=str)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from .errors import CalendarError
 from .recurrence import is_recurring, parse_rrule, rrule_text
-from .times import UTC, When, in_zone, iso, parse_when
+from .times import UTC, When, in_zone, iso, parse_when, zone_key
 
 DEFAULT_DURATION = timedelta(hours=1)
 
@@ -31,10 +31,13 @@ class EventOut(BaseModel):
     description: str | None = None
 
 
-def event_out(event: icalendar.Event, tz: tzinfo, *, series: icalendar.Event | None = None) -> EventOut:
+def event_out(
+    event: icalendar.Event, tz: tzinfo, *, series: icalendar.Event | None = None, utc_name: str = "UTC"
+) -> EventOut:
     """Show `event` with its times in `tz` (all-day ends as the inclusive last day).
 
-    `series` is the master an expanded occurrence came from: it knows the RRULE.
+    `series` is the master an expanded occurrence came from: it knows the RRULE. `utc_name` is
+    how a UTC zone is named (the configured zone's key when that is UTC), so every tool agrees.
     """
     source = event if series is None else series
     start, end = span(event)
@@ -42,7 +45,7 @@ def event_out(event: icalendar.Event, tz: tzinfo, *, series: icalendar.Event | N
     if all_day:
         end = max(start, end - timedelta(days=1))
     raw_start = event.decoded("DTSTART")
-    zone_name = getattr(getattr(raw_start, "tzinfo", None), "key", None)
+    zone_name = zone_key(getattr(raw_start, "tzinfo", None), utc_name)
     return EventOut(
         uid=str(event.get("UID", "")),
         summary=str(event.get("SUMMARY", "")),

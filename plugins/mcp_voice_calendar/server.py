@@ -13,6 +13,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from mcp_voice.plugins import preserve_root_logging
+
 from .errors import CalendarError
 from .model import EventOut, Fields
 from .service import CalendarService, Deleted, Slot, Updated
@@ -52,7 +54,10 @@ def build_server(store: Store, settings: CalendarSettings | None = None) -> MCPS
     """An in-process MCP server named "calendar" over `store`."""
     settings = settings or CalendarSettings()
     service = CalendarService(store, settings)
-    server: MCPServer = MCPServer("calendar", instructions=INSTRUCTIONS.format(zone=settings.timezone))
+    with preserve_root_logging():  # MCPServer would otherwise call logging.basicConfig
+        server: MCPServer = MCPServer(
+            "calendar", instructions=INSTRUCTIONS.format(zone=settings.timezone), log_level="WARNING"
+        )
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True)
     additive = ToolAnnotations(read_only_hint=False, destructive_hint=False)
     # update returns the previous values, so the model can undo it: not destructive (no approval).

@@ -13,7 +13,7 @@ from .recurrence import is_all_day, occurrences
 from .settings import CalendarSettings
 from .slots import free_slots
 from .store import Store
-from .times import UTC, end_of, instant, iso, parse_when, start_of, zone
+from .times import UTC, UTC_NAMES, end_of, instant, iso, parse_when, start_of, zone
 
 MAX_WINDOW = timedelta(days=400)
 """Longest window list/find accept: enough for "this year", bounded for daily series."""
@@ -42,33 +42,41 @@ class CalendarService:
         self.store = store
         self.settings = settings
         self.tz = zone(settings.timezone)
+        self.utc_name = settings.timezone if settings.timezone in UTC_NAMES else "UTC"
 
     def list_events(self, start: str, end: str) -> list[EventOut]:
         window = self._window(start, end)
         components = self.store.components(*window)
         series = _masters(components)
         return [
-            event_out(occurrence, self.tz, series=series.get(str(occurrence.get("UID"))))
+            event_out(
+                occurrence,
+                self.tz,
+                series=series.get(str(occurrence.get("UID"))),
+                utc_name=self.utc_name,
+            )
             for occurrence in occurrences(components, *window, self.tz)
         ]
 
     def create_event(self, fields: Fields) -> EventOut:
         event = new_event(fields, self.tz)
         self.store.add(event)
-        return event_out(event, fields.timezone or self.tz)
+        return event_out(event, fields.timezone or self.tz, utc_name=self.utc_name)
 
     def update_event(self, uid: str, fields: Fields) -> Updated:
         before: list[EventOut] = []
 
         def edit(event: icalendar.Event) -> None:
-            before.append(event_out(event, fields.timezone or self.tz))
+            before.append(event_out(event, fields.timezone or self.tz, utc_name=self.utc_name))
             edit_event(event, fields, self.tz)
 
         changed = self.store.change(uid, edit)
-        return Updated(event=event_out(changed, fields.timezone or self.tz), previous=before[0])
+        return Updated(
+            event=event_out(changed, fields.timezone or self.tz, utc_name=self.utc_name), previous=before[0]
+        )
 
     def delete_event(self, uid: str) -> Deleted:
-        return Deleted(deleted=event_out(self.store.remove(uid), self.tz))
+        return Deleted(deleted=event_out(self.store.remove(uid), self.tz, utc_name=self.utc_name))
 
     def find_free_slots(self, duration_minutes: int, window_start: str, window_end: str) -> list[Slot]:
         if duration_minutes <= 0:

@@ -11,6 +11,9 @@ from .errors import CalendarError
 
 UTC = ZoneInfo("UTC")
 
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"})
+"""Names of UTC itself; a UTC time is saved as "...Z" and read back as plain "UTC", whichever was used."""
+
 When = date | datetime
 """A `date` (an all-day value) or an aware `datetime`."""
 
@@ -23,6 +26,19 @@ def zone(name: str) -> ZoneInfo:
         raise CalendarError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
         ) from None
+
+
+def zone_key(tz: tzinfo | None, utc_name: str = "UTC") -> str | None:
+    """The IANA name an event's zone is reported by; every spelling of UTC becomes `utc_name`.
+
+    Without this an event created in "Etc/UTC" would read back from the file as "UTC".
+    """
+    if tz is None:
+        return None
+    key = getattr(tz, "key", None)
+    if key in UTC_NAMES or (key is None and tz.tzname(None) == "UTC"):
+        return utc_name
+    return key
 
 
 def local_zone_name() -> str:

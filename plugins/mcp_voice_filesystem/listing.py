@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .content import LINE_COUNT_LIMIT, SNIFF_BYTES, binary_kind, count_lines, human_size, looks_like_text
 from .content import open_regular as _open_regular
-from .jail import Jail, os_errors, special_kind
+from .jail import HIDDEN_HINT, Jail, os_errors, special_kind
 
 LIST_LIMIT = 500
 """A listing shows at most this many entries (directories first), then says how many it left out."""
@@ -18,12 +18,15 @@ LIST_LIMIT = 500
 def list_directory(jail: Jail, path: str) -> str:
     real = jail.resolve_dir(path)
     with os_errors("list", path), os.scandir(real) as it:
-        entries = list(it)
+        everything = list(it)
+    entries = [e for e in everything if jail.unshared_reason(e.name) is None]
+    note = unshared_note(jail, [e.name for e in everything if jail.unshared_reason(e.name) is not None])
     # Sort on d_type (no stat): a huge directory costs one scandir, and stats only what is shown.
     entries.sort(key=lambda e: (not _is_dir_inside(jail, e), e.name.casefold()))
     shown = jail.relative(real)
     if not entries:
-        return f"Directory '{shown}' is empty."
+        empty = f"Directory '{shown}' has no shared entries." if note else f"Directory '{shown}' is empty."
+        return f"{empty}\n{note}" if note else empty
     lines = [f"Directory '{shown}' has {_plural(len(entries), 'entry', 'entries')}:"]
     lines.extend(_describe_entry(jail, e) for e in entries[:LIST_LIMIT])
     if len(entries) > LIST_LIMIT:
@@ -31,7 +34,21 @@ def list_directory(jail: Jail, path: str) -> str:
             f"[Showing the first {LIST_LIMIT} of {len(entries)} entries; "
             "use search_files to find specific ones.]"
         )
+    if note:
+        lines.append(note)
     return "\n".join(lines)
+
+
+def unshared_note(jail: Jail, names: list[str]) -> str:
+    """ "[Not shown: 3 hidden entries (...); 1 excluded entry (...).]", or "" when none were left out."""
+    hidden = sum(1 for name in names if jail.unshared_reason(name) == "hidden")
+    excluded = len(names) - hidden
+    parts = []
+    if hidden:
+        parts.append(f"{_plural(hidden, 'hidden entry', 'hidden entries')} ({HIDDEN_HINT})")
+    if excluded:
+        parts.append(f"{_plural(excluded, 'excluded entry', 'excluded entries')} (the exclude setting)")
+    return f"[Not shown: {'; '.join(parts)}.]" if parts else ""
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -41,7 +58,7 @@ def _plural(n: int, one: str, many: str) -> str:
 def _is_dir_inside(jail: Jail, entry: os.DirEntry[str]) -> bool:
     try:
         if entry.is_symlink():
-            target = jail.link_target_inside(Path(entry.path))
+            target = jail.shared_link_target(Path(entry.path))
             return target is not None and target.is_dir()
         return entry.is_dir(follow_symlinks=False)
     except OSError:
@@ -54,6 +71,8 @@ def _describe_entry(jail: Jail, entry: os.DirEntry[str]) -> str:
             target = jail.link_target_inside(Path(entry.path))
             if target is None:
                 return f"{entry.name} (link leading outside the root; not accessible)"
+            if not jail.is_shared(target):
+                return f"{entry.name} (link to a hidden or excluded path; not accessible)"
             if not target.exists():
                 return f"{entry.name} (broken link)"
             if target.is_dir():
@@ -81,7 +100,7 @@ def file_info(jail: Jail, path: str) -> str:
         modified = datetime.fromtimestamp(st.st_mtime).astimezone().isoformat(timespec="seconds")
         permissions = f"{stat.filemode(st.st_mode)[1:]} ({stat.S_IMODE(st.st_mode):04o})"
         if stat.S_ISDIR(st.st_mode):
-            count = len(os.listdir(real))
+            count = sum(1 for name in os.listdir(real) if jail.unshared_reason(name) is None)
             lines += ["type: directory", f"entries: {count}"]
         else:
             exact = f" ({st.st_size} bytes)" if st.st_size >= 1024 else ""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
-from mcp_voice.config import Config, ConfigError, PolicyKeys
+from mcp_voice.config import Config, PolicyKeys
 from mcp_voice.hookspecs import hookimpl
 from mcp_voice.tools.spec import ServerSpec
 
-from .jail import RootError
+from .jail import DEFAULT_EXCLUDE, RootError
 from .server import DEFAULT_MAX_READ_BYTES, SERVER_NAME, build_server
 
 PLUGIN_NAME = "filesystem"
@@ -27,6 +27,18 @@ class FilesystemSettings(PolicyKeys):
     """Offer write_file, make_directory and move."""
     max_read_bytes: int = Field(default=DEFAULT_MAX_READ_BYTES, gt=0)
     """read_file returns at most this much text per call."""
+    include_hidden: bool = False
+    """Share hidden entries (names starting with ".": .git, .env, .venv); off by default."""
+    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    """Glob patterns of names (any path component) never listed, searched, read or written."""
+
+    @field_validator("exclude")
+    @classmethod
+    def _names_only(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if "/" in pattern or not pattern.strip():
+                raise ValueError(f"{pattern!r}: exclude patterns match single names, e.g. 'build' or '*.log'")
+        return patterns
 
 
 @hookimpl
@@ -34,8 +46,13 @@ def register_servers(register: Callable[[ServerSpec], None], config: Config) -> 
     settings = config.plugin_settings(PLUGIN_NAME, FilesystemSettings)
     root = config.resolve_path(settings.root)
     try:
-        server = build_server(root, writable=settings.writable, max_read_bytes=settings.max_read_bytes)
+        server = build_server(
+            root,
+            writable=settings.writable,
+            max_read_bytes=settings.max_read_bytes,
+            include_hidden=settings.include_hidden,
+            exclude=settings.exclude,
+        )
     except RootError as exc:
-        where = f"{config.source}: " if config.source is not None else ""
-        raise ConfigError(f"{where}plugins.{PLUGIN_NAME}.root: '{settings.root}': {exc}") from None
+        raise config.error(f"plugins.{PLUGIN_NAME}.root", f"'{settings.root}': {exc}") from None
     register(ServerSpec(name=SERVER_NAME, target=server, plugin=PLUGIN_NAME))

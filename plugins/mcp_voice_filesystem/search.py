@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .content import SNIFF_BYTES, looks_like_text, open_regular
-from .jail import FilesystemError, Jail
+from .jail import HIDDEN_HINT, FilesystemError, Jail
 
 SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
 """Version-control internals: never what a spoken search means."""
@@ -56,6 +56,8 @@ class Search:
     dirs_scanned: int = 0
     skipped_large: int = 0
     unreadable: int = 0
+    skipped_hidden: int = 0
+    skipped_excluded: int = 0
     cancelled: bool = False
     _dirs: deque[_Pending] = field(default_factory=deque)
     _files: deque[_Pending] = field(default_factory=deque)
@@ -108,11 +110,18 @@ class Search:
         self.dirs_scanned += 1
         subdirs: list[_Pending] = []
         for entry in entries:
+            reason = self.jail.unshared_reason(entry.name)
+            if reason is not None:  # not descended into, so counting stays cheap
+                if reason == "hidden":
+                    self.skipped_hidden += 1
+                else:
+                    self.skipped_excluded += 1
+                continue
             rel = pending.rel + entry.name
             path = Path(entry.path)
             try:
                 if entry.is_symlink():
-                    target = self.jail.link_target_inside(path)
+                    target = self.jail.shared_link_target(path)
                     # Directory links are not followed (no loops, no second copies); file links must stay in.
                     if target is not None and target.is_file():
                         self._files.append(_Pending(target, rel))
@@ -196,4 +205,12 @@ def format_results(search: Search, shown_path: str) -> str:
         )
     if search.unreadable:
         lines.append(f"[{search.unreadable} files or directories could not be read.]")
+    if search.skipped_hidden:
+        lines.append(f"[Skipped {_entries(search.skipped_hidden)} that are hidden; {HIDDEN_HINT}.]")
+    if search.skipped_excluded:
+        lines.append(f"[Skipped {_entries(search.skipped_excluded)} matching the exclude setting.]")
     return "\n".join(lines)
+
+
+def _entries(n: int) -> str:
+    return "1 file or directory" if n == 1 else f"{n} files or directories"

@@ -5,7 +5,7 @@ on cancellation (so a cancelled call returns at once), writes are not (they are 
 caller must not be told "cancelled" about a write that happened).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -15,11 +15,12 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from mcp_voice.plugins import preserve_root_logging
 from mcp_voice.tools.spec import META_LONG_RUNNING
 
 from . import listing, writes
 from .content import read_text
-from .jail import Jail
+from .jail import DEFAULT_EXCLUDE, Jail
 from .search import Search, format_results
 
 SERVER_NAME = "filesystem"
@@ -49,19 +50,28 @@ def build_server(
     *,
     writable: bool = False,
     max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
+    include_hidden: bool = False,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
 ) -> MCPServer:
-    """An in-process MCP server for the tree at `root`. Raises RootError if `root` is not a directory."""
+    """An in-process MCP server for the tree at `root`. Raises RootError if `root` is not a directory.
+
+    Hidden entries (names starting with ".") are not shared unless `include_hidden`; names
+    matching an `exclude` glob never are.
+    """
     if max_read_bytes < 1:
         raise ValueError(f"max_read_bytes must be positive, not {max_read_bytes}")
-    jail = Jail(root)
+    jail = Jail(root, include_hidden=include_hidden, exclude=exclude)
     mode = "read and write" if writable else "read (not change)"
-    server = MCPServer(
-        SERVER_NAME,
-        instructions=(
-            f"Files in one shared folder, which you may {mode}. Paths are relative to that folder; "
-            "nothing outside it is reachable."
-        ),
-    )
+    hidden = "" if include_hidden else " Hidden files (names starting with '.') are not shared."
+    with preserve_root_logging():  # MCPServer would otherwise call logging.basicConfig
+        server = MCPServer(
+            SERVER_NAME,
+            instructions=(
+                f"Files in one shared folder, which you may {mode}. Paths are relative to that folder; "
+                f"nothing outside it is reachable.{hidden}"
+            ),
+            log_level="WARNING",
+        )
     _add_read_tools(server, jail, max_read_bytes)
     if writable:
         _add_write_tools(server, jail)

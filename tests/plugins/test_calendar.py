@@ -149,6 +149,37 @@ async def test_event_created_in_new_york_lists_in_berlin_time(store: Store) -> N
     assert at_9_berlin == []
 
 
+@pytest.mark.parametrize("configured", ["Etc/UTC", "UTC"])
+async def test_a_utc_calendar_names_its_zone_the_same_in_every_tool(store: Store, configured: str) -> None:
+    """A UTC time is saved as "...Z" and read back as "UTC": every tool still says the configured name."""
+    async with session(store, timezone=configured) as client:
+        created = await call(client, "create_event", summary="Sync", start="2025-06-02T10:00")
+        explicit = await call(
+            client, "create_event", summary="Z", start="2025-06-02T12:00", timezone="Etc/Zulu"
+        )
+        listed = await call(client, "list_events", start="2025-06-02", end="2025-06-02")
+        updated = await call(client, "update_event", uid=created["uid"], summary="Sync 2")
+        deleted = await call(client, "delete_event", uid=explicit["uid"])
+    zones = [
+        created["timezone"],
+        explicit["timezone"],
+        *(e["timezone"] for e in listed),
+        updated["event"]["timezone"],
+        updated["previous"]["timezone"],
+        deleted["deleted"]["timezone"],
+    ]
+    assert zones == [configured] * 7
+
+
+async def test_utc_events_in_a_berlin_calendar_are_called_utc(store: Store) -> None:
+    async with session(store, timezone="Europe/Berlin") as client:
+        created = await call(
+            client, "create_event", summary="x", start="2025-06-02T10:00", timezone="Etc/UTC"
+        )
+        listed = await call(client, "list_events", start="2025-06-02", end="2025-06-02")
+    assert created["timezone"] == listed[0]["timezone"] == "UTC"
+
+
 async def test_series_keeps_local_time_across_dst(store: Store) -> None:
     """09:00 New York every week: US clocks change 2025-03-09, European ones 2025-03-30."""
     async with session(store, timezone="America/New_York") as client:

@@ -143,13 +143,15 @@ async def test_missing_calendar_is_a_clear_error(radicale_url: str) -> None:
 
 
 async def test_unreachable_server_is_a_clear_error() -> None:
-    with socket.socket() as sock:  # a port nobody listens on once this socket is closed
+    # Bound but never listening: connections are refused, and no other server can take the port
+    # meanwhile (closing the socket first let a later server reuse it, and the test flaked).
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/alice/work/"
-    async with session(url) as client:
-        listing = await error(client, "list_events", start="2025-06-01", end="2025-06-02")
-        creating = await error(client, "create_event", summary="x", start="2025-06-01T10:00")
+        url = f"http://127.0.0.1:{port}/alice/work/"
+        async with session(url) as client:
+            listing = await error(client, "list_events", start="2025-06-01", end="2025-06-02")
+            creating = await error(client, "create_event", summary="x", start="2025-06-01T10:00")
     assert f"CalDAV server at {url} failed" in listing
     assert f"CalDAV server at {url} failed" in creating
 

@@ -577,6 +577,43 @@ def test_register_servers_errors_name_the_key(tmp_path: Path) -> None:
         register_with({"max_read_bytes": 0})
 
 
+def test_a_bad_root_names_the_file_like_every_other_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "mcp-voice.toml"
+    messages = []
+    for table in ({"root": "missing"}, {"writeable": True}, {"exclude": ["a/b"]}):
+        config = parse_config({"plugins": {"filesystem": table}}, source=source)
+        with pytest.raises(ConfigError) as raised:
+            mcp_voice_filesystem.register_servers(register=lambda spec: None, config=config)
+        messages.append(str(raised.value))
+    assert messages[0] == (
+        "mcp-voice.toml: plugins.filesystem.root: 'missing': "
+        f"filesystem root {tmp_path.resolve() / 'missing'} does not exist"
+    )
+    assert messages[1].startswith("mcp-voice.toml: plugins.filesystem.writeable: unknown key")
+    assert messages[2] == (
+        "mcp-voice.toml: plugins.filesystem.exclude: "
+        "'a/b': exclude patterns match single names, e.g. 'build' or '*.log'"
+    )
+
+
+@pytest.mark.anyio
+async def test_include_hidden_and_exclude_come_from_the_config(project: Path) -> None:
+    from mcp_voice.api import open_tools
+
+    table = {"root": "project", "include_hidden": True, "exclude": ["src"]}
+    config = parse_config({"plugins": {"filesystem": table}}, source=project.parent / "mcp-voice.toml")
+    async with open_tools(config, plugins=["filesystem"], env={}) as tools:
+        env = await tools.call("filesystem__read_file", {"path": ".env"})
+        code = await tools.call("filesystem__read_file", {"path": "src/main.py"})
+        pycache = await tools.call("filesystem__list_directory", {"path": "node_modules"})
+    assert (env.is_error, env.output) == (False, "API_KEY=hunter2\n")
+    assert code.is_error and "'src' matches 'src' in the exclude setting" in code.output
+    assert not pycache.is_error  # a custom list replaces the defaults
+
+
 @pytest.mark.anyio
 async def test_through_open_tools_the_framework_sees_policies_and_refusals(tree: Path) -> None:
     from mcp_voice.api import open_tools
@@ -597,3 +634,115 @@ async def test_through_open_tools_the_framework_sees_policies_and_refusals(tree:
         assert escape.is_error
         assert f"'../outside/secret.txt' is outside the filesystem root {tree}" in escape.output
         assert "top secret" not in escape.output
+
+
+# --- hidden and excluded entries ---------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A repository-like tree: code next to .git, .env, .venv, __pycache__ and node_modules."""
+    root = tmp_path / "project"
+    for folder in (".git", ".venv/lib", "src/__pycache__", "node_modules/pkg", "app.egg-info"):
+        (root / folder).mkdir(parents=True)
+    (root / ".git" / "config").write_text("[remote]\nurl = secret\n")
+    (root / ".env").write_text("API_KEY=hunter2\n")
+    (root / ".venv" / "lib" / "site.py").write_text("print('venv')\n")
+    (root / "src" / "main.py").write_text("print('main')\n")
+    (root / "src" / "__pycache__" / "main.py").write_text("cached\n")
+    (root / "node_modules" / "pkg" / "index.py").write_text("dep\n")
+    (root / "app.egg-info" / "PKG-INFO").write_text("meta\n")
+    (root / "readme.py").write_text("# readme\n")
+    (root / "env_link").symlink_to(root / ".env")
+    return root.resolve()
+
+
+HIDDEN_REFUSAL = (
+    "and hidden files are not shared; set include_hidden = true in [plugins.filesystem] to share hidden files"
+)
+
+
+@pytest.mark.anyio
+async def test_hidden_and_excluded_entries_are_not_listed_or_searched(project: Path) -> None:
+    async with connect(project) as client:
+        listed = await ok(client, "list_directory")
+        found = await ok(client, "search_files", pattern="*.py")
+        by_content = await ok(client, "search_files", content="print")
+    assert listed.splitlines() == [
+        "Directory '.' has 3 entries:",
+        "src/",
+        "env_link (link to a hidden or excluded path; not accessible)",
+        "readme.py (9 bytes)",
+        "[Not shown: 3 hidden entries (set include_hidden = true in [plugins.filesystem] to share "
+        "hidden files); 2 excluded entries (the exclude setting).]",
+    ]
+    assert found.splitlines()[:3] == [
+        "2 matches for files named '*.py' under '.' (searched 2 files):",
+        "readme.py",
+        "src/main.py",
+    ]
+    assert found.splitlines()[3:] == [
+        "[Skipped 3 files or directories that are hidden; set include_hidden = true in "
+        "[plugins.filesystem] to share hidden files.]",
+        "[Skipped 3 files or directories matching the exclude setting.]",
+    ]
+    assert by_content.splitlines()[:2] == [
+        "1 match for files containing 'print' under '.' (searched 2 files):",
+        "src/main.py:1: print('main')",
+    ]
+
+
+@pytest.mark.anyio
+async def test_hidden_paths_are_refused_with_how_to_allow_them(project: Path) -> None:
+    async with connect(project, writable=True) as client:
+        assert await refused(client, "read_file", path=".git/config") == (
+            f"'.git/config' is hidden ('.git' starts with '.'), {HIDDEN_REFUSAL}"
+        )
+        assert await refused(client, "read_file", path="src/../.env") == (
+            f"'src/../.env' is hidden ('.env' starts with '.'), {HIDDEN_REFUSAL}"
+        )
+        # A link with a plain name does not open the way in.
+        assert await refused(client, "read_file", path="env_link") == (
+            f"'env_link' is hidden ('.env' starts with '.'), {HIDDEN_REFUSAL}"
+        )
+        assert "is hidden" in await refused(client, "file_info", path=".env")
+        assert "is hidden" in await refused(client, "list_directory", path=".venv")
+        assert "is hidden" in await refused(client, "search_files", path=".git")
+        assert "is hidden" in await refused(client, "write_file", path=".env", content="x", overwrite=True)
+        assert "is hidden" in await refused(client, "write_file", path=".bashrc", content="x")
+        assert "is hidden" in await refused(client, "make_directory", path=".ssh")
+        assert "is hidden" in await refused(client, "move", source=".env", destination="env.txt")
+        assert "is hidden" in await refused(client, "move", source="readme.py", destination=".readme.py")
+    assert (project / ".env").read_text() == "API_KEY=hunter2\n"
+    assert not (project / ".bashrc").exists() and not (project / ".ssh").exists()
+    assert (project / "readme.py").exists()
+
+
+@pytest.mark.anyio
+async def test_excluded_paths_are_refused_naming_the_pattern(project: Path) -> None:
+    async with connect(project, writable=True) as client:
+        assert await refused(client, "read_file", path="src/__pycache__/main.py") == (
+            "'src/__pycache__/main.py' is not shared: '__pycache__' matches '__pycache__' "
+            "in the exclude setting of [plugins.filesystem]"
+        )
+        assert "'app.egg-info' matches '*.egg-info'" in await refused(
+            client, "file_info", path="app.egg-info/PKG-INFO"
+        )
+        assert "matches 'node_modules'" in await refused(client, "list_directory", path="node_modules")
+        assert "matches 'venv'" in await refused(client, "make_directory", path="venv")
+
+
+@pytest.mark.anyio
+async def test_include_hidden_and_a_custom_exclude_share_what_they_say(project: Path) -> None:
+    async with connect(project, include_hidden=True, exclude=["*.md", "src"]) as client:
+        assert await ok(client, "read_file", path=".env") == "API_KEY=hunter2\n"
+        found = await ok(client, "search_files", pattern="*.py")
+        assert "matches 'src'" in await refused(client, "read_file", path="src/main.py")
+    # .git stays out of searches (version-control internals), hidden or not.
+    assert found.splitlines() == [
+        "3 matches for files named '*.py' under '.' (searched 6 files):",
+        "readme.py",
+        ".venv/lib/site.py",
+        "node_modules/pkg/index.py",
+        "[Skipped 1 file or directory matching the exclude setting.]",
+    ]

@@ -53,7 +53,7 @@ async def test_hook_register_servers(http_sample: str, tmp_path: Path) -> None:
             for server in ("local", "child", "remote"):
                 result = await tools.call(f"{server}__add", {"a": 40, "b": 2})
                 assert not result.is_error, result.output
-                answers[server] = json.loads(result.output)["result"]
+                answers[server] = json.loads(result.output)
     assert answers == {"local": 42, "child": 42, "remote": 42}
 
 

@@ -64,11 +64,11 @@ async def test_tools_are_exposed_as_realtime_function_tools(registry: ToolRegist
 async def test_call_returns_structured_output(registry: ToolRegistry, events: list[ToolEvent]) -> None:
     result = await registry.call("sample__add", {"a": 2, "b": 40}, call_id="c1")
     assert not result.is_error
-    assert json.loads(result.output) == {"result": 42}
+    assert result.output == "42" and result.structured == 42  # not {"result": 42}
     assert [(e.kind, e.call_id) for e in events] == [("started", "c1"), ("finished", "c1")]
     # Arguments may arrive as the model's JSON string.
     echoed = await registry.call("sample__echo", '{"text": "hi there"}')
-    assert json.loads(echoed.output) == {"result": "hi there"}
+    assert echoed.output == "hi there"  # a plain string is heard as itself
 
 
 async def test_images_are_kept_as_tool_images(registry: ToolRegistry) -> None:
@@ -262,7 +262,7 @@ async def test_list_changed_refreshes_tools(registry: ToolRegistry, events: list
         await changed.wait()
     assert registry.get("sample__greet") is not None
     assert "sample__greet" in [t["name"] for t in registry.function_tools()]
-    assert json.loads((await registry.call("sample__greet", {})).output) == {"result": "hello!"}
+    assert (await registry.call("sample__greet", {})).output == "hello!"
     tools_changed = [e for e in events if e.kind == "tools_changed"]
     assert tools_changed and "sample__greet" in tools_changed[-1].detail["tools"]
     remove()
@@ -294,7 +294,7 @@ async def test_add_and_remove_servers_at_runtime(registry: ToolRegistry, events:
 
     added = await registry.add_server(ServerSpec("other", other))
     assert [t.name for t in added] == ["other__hello"]
-    assert json.loads((await registry.call("other__hello", {})).output) == {"result": "hi"}
+    assert (await registry.call("other__hello", {})).output == "hi"
     await registry.remove_server("other")
     assert registry.get("other__hello") is None and "other" not in registry.servers
     assert len(changes) == 2
@@ -323,7 +323,7 @@ async def test_colliding_names_across_servers_are_all_callable() -> None:
     async with ToolRegistry([ServerSpec("a", first), ServerSpec("a__b", second)]) as registry:
         names = [t.name for t in registry.tools()]
         assert len(set(names)) == 2
-        outputs = {json.loads((await registry.call(n, {})).output)["result"] for n in names}
+        outputs = {(await registry.call(n, {})).output for n in names}
         assert outputs == {"one", "two"}
 
 
@@ -373,4 +373,4 @@ async def test_list_changed_notification_from_a_handshake_era_connection() -> No
         await registry.call("old__grow", {})
         with anyio.fail_after(5):
             await changed.wait()
-        assert json.loads((await registry.call("old__late", {})).output) == {"result": "late"}
+        assert (await registry.call("old__late", {})).output == "late"

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 async def server_pid(registry: ToolRegistry) -> int:
     result = await registry.call("sample__pid", {})
     assert not result.is_error, result.output
-    return json.loads(result.output)["result"]
+    return int(result.output)
 
 
 async def test_mcp_server_time_over_stdio() -> None:
@@ -107,7 +107,7 @@ async def test_list_changed_over_stdio(tmp_path: Path) -> None:
         with anyio.fail_after(5):
             await changed.wait()
         result = await registry.call("sample__later", {})
-        assert json.loads(result.output) == {"result": "here now"}
+        assert result.output == "here now"
 
 
 async def test_a_server_that_exits_at_start_is_reported(tmp_path: Path) -> None:
@@ -125,4 +125,4 @@ async def test_a_read_only_call_right_after_a_crash_is_retried(tmp_path: Path) -
         # No waiting: the call may race the crash; a read-only tool is safe to send again.
         with anyio.fail_after(15):
             result = await registry.call("sample__lookup", {"key": "k"})
-        assert json.loads(result.output) == {"result": "value of k"}
+        assert result.output == "value of k"
