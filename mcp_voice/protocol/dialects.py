@@ -139,10 +139,13 @@ def _item_to_ga(item: Any) -> Any:
         or not isinstance(item.get("content"), list)
     ):
         return item
+    return _with_content_types(item, _CONTENT_TO_GA)
+
+
+def _with_content_types(item: Event, types: Mapping[str, str]) -> Event:
+    """A copy of `item` with its content parts' types renamed through `types`."""
     content = [
-        {**c, "type": _CONTENT_TO_GA[c["type"]]}
-        if isinstance(c, dict) and c.get("type") in _CONTENT_TO_GA
-        else c
+        {**c, "type": types[c["type"]]} if isinstance(c, dict) and c.get("type") in types else c
         for c in item["content"]
     ]
     return {**item, "content": content}
@@ -228,13 +231,7 @@ def _item_to_beta(item: Any) -> Any:
         return _DROP
     if not isinstance(item.get("content"), list):
         return item
-    content = [
-        {**c, "type": _CONTENT_TO_BETA[c["type"]]}
-        if isinstance(c, dict) and c.get("type") in _CONTENT_TO_BETA
-        else c
-        for c in item["content"]
-    ]
-    return {**item, "content": content}
+    return _with_content_types(item, _CONTENT_TO_BETA)
 
 
 def server_event_to_beta(ev: Event) -> Event | None:

@@ -189,6 +189,20 @@ async def serve(
     """Serve until a signal. Starts `registry` (shared by every session), binds, prints the line."""
     sock = bind_socket(options.host, options.port)
     port = sock.getsockname()[1]
+    with sock:  # closed even when the registry or uvicorn fails to start
+        await _serve_on(sock, port, registry, options, out=out, log_level=log_level, load_errors=load_errors)
+
+
+async def _serve_on(
+    sock: socket.socket,
+    port: int,
+    registry: ToolRegistry,
+    options: ServeOptions,
+    *,
+    out: TextIO,
+    log_level: str,
+    load_errors: Mapping[str, str] | None,
+) -> None:
     async with registry:
         app = create_app(registry, options.settings, load_errors=load_errors)
         async with running(app, sock, log_level=log_level) as server:

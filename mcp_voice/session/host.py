@@ -111,10 +111,11 @@ class SessionHost:
         finally:
             self._task_group = None
             remove_listener()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
-                await self.tools.aclose()
-                await self.upstream.aclose()
-                await self.client.aclose()
+            # Each step gets its own time limit: a session server that hangs on close must not
+            # keep the two sockets open.
+            for close in (self.client.aclose, self.upstream.aclose, self.tools.aclose):
+                with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
+                    await close()
             self.closed.set()
 
     def stop(self) -> None:

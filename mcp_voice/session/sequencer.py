@@ -204,6 +204,9 @@ class ResponseSequencer:
             return False
         if error.get("code") != ALREADY_ACTIVE:
             logger.warning("response.create %s failed: %s", event_id, error.get("message"))
+            for request in sent.host:  # given up: stop tracking their items
+                self._watched.difference_update(request.items)
+                self._acked.difference_update(request.items)
             return sent.client_event is None
         # Raced with a response we had not seen (server VAD): retry once it is done.
         if self._active is None:

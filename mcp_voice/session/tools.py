@@ -10,6 +10,7 @@ always shown its own tools list as it sent it (host tools stay invisible).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, replace
@@ -40,10 +41,16 @@ class ToolProblem(Exception):
     """A client tools entry the host cannot honour (answered with an `error` event)."""
 
 
-def _names(value: Any) -> frozenset[str] | None:
+def _names(value: Any, param: str) -> frozenset[str] | None:
+    """A client's list of tool names (strings, or objects with a `name`); None when not given."""
     if value is None:
         return None
-    return frozenset(name if isinstance(name, str) else name.get("name", "") for name in value)
+    if not isinstance(value, list):
+        raise ToolProblem(f"'{param}' must be an array of tool names, not {type(value).__name__}")
+    names = [entry.get("name", "") if isinstance(entry, dict) else entry for entry in value]
+    if not all(isinstance(name, str) for name in names):
+        raise ToolProblem(f"'{param}' must be an array of tool names")
+    return frozenset(names)
 
 
 def _approval(value: Any) -> frozenset[str] | bool:
@@ -51,7 +58,8 @@ def _approval(value: Any) -> frozenset[str] | bool:
     if value == "always":
         return True
     if isinstance(value, dict) and isinstance(value.get("always"), dict):
-        return frozenset(value["always"].get("tool_names") or ())
+        names = _names(value["always"].get("tool_names") or [], "require_approval.always.tool_names")
+        return names or frozenset()
     return False
 
 
@@ -95,8 +103,9 @@ class SessionTools:
                 ga: Event = {"type": "mcp", "server_label": entry.get("name") or ""}
                 if entry.get("server_url"):
                     ga["server_url"] = entry["server_url"]
-                if entry.get("tools") is not None:
-                    ga["allowed_tools"] = sorted(_names(entry["tools"]) or ())
+                with contextlib.suppress(ToolProblem):  # a bad list was refused by `apply`
+                    if entry.get("tools") is not None:
+                        ga["allowed_tools"] = sorted(_names(entry["tools"], "tools") or ())
                 shown.append(ga)
             else:
                 shown.append(entry)
@@ -174,13 +183,14 @@ class SessionTools:
             read_only = allowed.get("read_only")
             allowed = allowed.get("tool_names")
         server = self._owned.get(label, label)
-        return _Entry(label, server, _names(allowed), read_only, _approval(entry.get("require_approval")))
+        names = _names(allowed, "allowed_tools")
+        return _Entry(label, server, names, read_only, _approval(entry.get("require_approval")))
 
     async def _mcp_server(self, entry: Event, wanted_owned: set[str]) -> _Entry:
         label = entry.get("name")
         if not isinstance(label, str) or not label:
             raise ToolProblem("an mcp_server entry needs a 'name'")
-        allowed = _names(entry.get("tools"))
+        allowed = _names(entry.get("tools"), "tools")
         if label in self._owned:
             wanted_owned.add(label)
             return _Entry(label, self._owned[label], allowed)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
-import tempfile
 import threading
 from datetime import datetime
 from pathlib import Path
 
 import icalendar
+
+from mcp_voice.files import temp_beside
 
 from .errors import StoreError, UnknownEventError
 from .model import master
@@ -125,18 +125,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+    with temp_beside(path, data, mode) as tmp:
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     _fsync_dir(path.parent)
 
 

@@ -6,13 +6,13 @@ linked (new file) or renamed (overwrite) into place, so a reader never sees half
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path
+
+from mcp_voice.files import temp_beside
 
 from .content import human_size
 from .jail import FilesystemError, Jail, os_errors
@@ -56,21 +56,11 @@ def write_file(jail: Jail, path: str, content: str, overwrite: bool) -> str:
     data = content.encode("utf-8")
     with os_errors("write", path):
         mode = stat.S_IMODE(target.stat().st_mode) if exists else NEW_FILE_MODE
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
+        with temp_beside(target, data, mode) as tmp:
             if overwrite:
                 os.replace(tmp, target)
             else:
                 _link_exclusive(tmp, target, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
     verb = "Replaced" if exists else "Created"
     return f"{verb} '{jail.relative(target)}' ({human_size(len(data))})."
 

@@ -172,3 +172,30 @@ async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
         assert names(await update(s, [MINE], "evt_v")) == ["get_time"]
         assert "remote" not in registry.servers
         assert "Bearer sekrit" not in json.dumps(s.sent("upstream"))  # the MCP header stays in the host
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "mcp_server", "name": "extra", "tools": 5},
+        {"type": "mcp_server", "name": "extra", "tools": [["hello"]]},
+        {"type": "mcp", "server_label": "extra", "allowed_tools": [{"name": 1}]},
+        {"type": "mcp", "server_label": "extra", "allowed_tools": {"tool_names": 7}},
+        {"type": "mcp", "server_label": "extra", "require_approval": {"always": {"tool_names": 3}}},
+    ],
+)
+async def test_malformed_tool_filters_are_errors_and_the_session_goes_on(
+    registry: ToolRegistry, bad: dict
+) -> None:
+    """A client's odd `tools` / `allowed_tools` shape is answered with an error, never a crash."""
+    async with open_session(registry, OFF) as s:
+        await s.upstream("session.update")
+        sent = await update(s, [bad, MINE])
+        assert names(sent) == ["get_time"]
+        error = (await s.received("error"))["error"]
+        assert error["event_id"] == "evt_u" and error["param"] == "session.tools"
+        if bad["type"] == "mcp_server":  # shown in GA form (a bad GA `mcp` entry is echoed as sent)
+            await s.play(ev("session.updated", session={"type": "realtime", **sent["session"]}))
+            echo = await s.received("session.updated")
+            assert echo["session"]["tools"] == [{"type": "mcp", "server_label": "extra"}, MINE]
+        assert names(await update(s, [MINE], event_id="evt_v")) == ["get_time"]
