@@ -121,12 +121,12 @@ async def test_registry_change_resends_tools(registry: ToolRegistry) -> None:
         assert "late__hello" not in names(await s.upstream("session.update"))
 
 
-async def test_client_server_urls_can_be_switched_off(registry: ToolRegistry, http_server_url: str) -> None:
+async def test_client_server_urls_can_be_switched_off(registry: ToolRegistry, http_sample: str) -> None:
     """With allow_client_servers off, a client cannot make the host connect anywhere."""
     settings = HostSettings(register_plugin_tools=False, allow_client_servers=False)
     async with open_session(registry, settings) as s:
         await s.upstream("session.update")
-        entry = {"type": "mcp_server", "name": "remote", "server_url": http_server_url}
+        entry = {"type": "mcp_server", "name": "remote", "server_url": http_sample}
         sent = await update(s, [entry, MINE])
         assert names(sent) == ["get_time"]
         error = (await s.received("error"))["error"]
@@ -135,7 +135,7 @@ async def test_client_server_urls_can_be_switched_off(registry: ToolRegistry, ht
 
 
 async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
-    registry: ToolRegistry, http_server_url: str
+    registry: ToolRegistry, http_sample: str
 ) -> None:
     """A real streamable-HTTP MCP server (another process), named by a client `mcp_server` entry."""
     async with open_session(registry, OFF) as s:
@@ -143,7 +143,7 @@ async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
         entry = {
             "type": "mcp_server",
             "name": "remote",
-            "server_url": http_server_url,
+            "server_url": http_sample,
             "headers": {"Authorization": "Bearer sekrit"},
             "tools": ["echo", "add"],
         }
