@@ -1,0 +1,72 @@
+"""The README's Python snippets run as written (a user's first copy-paste must work)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_voice import open_tools
+from mcp_voice.serve.app import ServeSettings
+from mcp_voice.tools.registry import ToolRegistry
+from tests.serve.conftest import serving
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+pytestmark = pytest.mark.anyio
+
+
+def snippet(containing: str) -> str:
+    """The one ```python block of the README that contains `containing`."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    [block] = [b for b in blocks if containing in b]
+    return block
+
+
+async def run_async_snippet(code: str, **names: Any) -> None:
+    """Top-level `await` as in the README: run the block as the body of a coroutine."""
+    namespace: dict[str, Any] = dict(names)
+    exec(f"async def _main():\n{textwrap.indent(code, '    ')}", namespace)
+    await namespace["_main"]()
+
+
+async def test_embedding_the_tool_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text("# hello from the jail\n")
+    await run_async_snippet(snippet("open_tools(load_config())"))
+    out = capsys.readouterr().out
+    assert "filesystem__read_file" in out and "calendar__list_events" in out
+    assert "# hello from the jail" in out
+
+
+async def test_embedding_a_whole_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    await run_async_snippet(snippet("host_session("))
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == "session.created" and "response.output_audio.delta" in printed
+
+
+async def test_the_one_file_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("mcp_voice_weather")
+    exec(snippet("def register_servers(register, config)"), module.__dict__)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    async with open_tools(plugins=[], extra_plugins=[module]) as registry:
+        names = [tool.name for tool in registry.tools()]
+        assert names == ["weather__forecast", "weather__radar_report"]
+        assert registry.get("weather__radar_report").policy.long_running  # type: ignore[union-attr]
+        result = await registry.call("weather__forecast", {"days": 2})
+    assert result.output == "sunny for 2 day(s)"
+
+
+async def test_the_openai_sdk_client_snippet(capsys) -> None:
+    async with ToolRegistry([]) as registry:
+        async with serving(registry, ServeSettings(upstream="sim")) as where:
+            code = snippet("AsyncOpenAI(").replace("127.0.0.1:8765", where)
+            await run_async_snippet(code)
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == "session.created" and printed[-1] == "response.done"
