@@ -23,8 +23,12 @@ class ChannelClosed(Exception):
 class EventChannel(Protocol):
     """One side of a realtime conversation."""
 
-    async def send(self, event: Event) -> None:
-        """Deliver one event. Raises `ChannelClosed` if the other side has gone."""
+    async def send(self, event: Event | str) -> None:
+        """Deliver one event: a dict, or already-encoded JSON text, which is sent verbatim.
+
+        The host forwards a client's raw text (audio appends, most of the traffic) without
+        parsing it. Raises `ChannelClosed` if the other side has gone.
+        """
         ...
 
     async def receive(self) -> Event | str:

@@ -287,7 +287,7 @@ class BetaClientChannel:
 
     async def send(self, event: Event | str) -> None:
         if isinstance(event, str):
-            await self.inner.send(event)  # type: ignore[arg-type]
+            await self.inner.send(event)
             return
         out = server_event_to_beta(event)
         if out is None:

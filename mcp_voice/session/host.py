@@ -270,7 +270,8 @@ class SessionHost:
         if view is None:
             return  # the client's own tool: it runs it
         self._dispatched.add(item_id)
-        output_index = event.get("output_index") if isinstance(event.get("output_index"), int) else 0
+        index = event.get("output_index")
+        output_index = index if isinstance(index, int) else 0
         if view.tool.policy.approval and not self.settings.auto_approve:
             await self.approvals.ask(view, output_index)
         else:

@@ -149,7 +149,9 @@ class Presenter:
 
     def _response_done(self, event: Event) -> Event:
         response = event.get("response")
-        output = response.get("output") if isinstance(response, dict) else None
+        if not isinstance(response, dict):
+            return event
+        output = response.get("output")
         if not output:
             return event
         shown: list[Event] = []

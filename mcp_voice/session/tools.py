@@ -176,7 +176,7 @@ class SessionTools:
         return spec is not None and not (spec.plugin or "").startswith(SESSION_PLUGIN_PREFIX)
 
     def _mcp(self, entry: Event) -> _Entry:
-        label = entry["server_label"]
+        label: str = entry["server_label"]  # a str: `_serves` checked it
         allowed = entry.get("allowed_tools")
         read_only = None
         if isinstance(allowed, dict):
@@ -205,7 +205,9 @@ class SessionTools:
                 "(allow_client_servers is off); use one of its own servers"
             )
         name = label if label not in self._registry.servers else f"{label}_{self._tag}"
-        headers = entry.get("headers") if isinstance(entry.get("headers"), dict) else {}
+        headers = entry.get("headers")
+        if not isinstance(headers, dict):
+            headers = {}
         spec = ServerSpec(name=name, target=url, headers=headers, plugin=SESSION_PLUGIN_PREFIX + self._tag)
         try:
             await self._registry.add_server(spec)

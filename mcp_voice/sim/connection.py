@@ -297,7 +297,7 @@ class SimConnection:
         items = self._input_items(params.get("input"), event_id)
         plan = decide(
             items,
-            params.get("tools", self.session.get("tools") or []),
+            params["tools"] if "tools" in params else self.session.get("tools") or [],
             params.get("tool_choice", self.session.get("tool_choice", "auto")),
             self.conversation.audio_ms,
         )

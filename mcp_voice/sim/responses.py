@@ -36,7 +36,8 @@ class ResponseSpec:
     audio_format: dict[str, Any] = field(default_factory=lambda: {"type": "audio/pcm", "rate": 24000})
     voice: Any = "alloy"
     metadata: dict[str, Any] | None = None
-    max_output_tokens: int | str = "inf"
+    max_output_tokens: Any = "inf"
+    """As the client gave it (echoed back); only an int limits the reply."""
     input_tokens: int = 0
     input_audio_ms: int = 0
 

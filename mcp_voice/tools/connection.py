@@ -13,7 +13,7 @@ import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
@@ -29,6 +29,9 @@ from mcp_types import CONNECTION_CLOSED
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
+
+if TYPE_CHECKING:
+    from mcp.shared.dispatcher import ProgressFnT
 
 INITIAL_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 5.0
@@ -360,8 +363,11 @@ class ServerConnection:
         with anyio.CancelScope() as scope:
             self._inflight.add(scope)
             try:
+                # mcp types the callback as a Protocol with named parameters, but only ever calls it
+                # positionally and awaits the result, which is all a ProgressFn promises.
+                callback = cast("ProgressFnT | None", progress)
                 return await client.call_tool(
-                    tool, arguments, read_timeout_seconds=timeout_s, progress_callback=progress
+                    tool, arguments, read_timeout_seconds=timeout_s, progress_callback=callback
                 )
             except MCPError as exc:
                 if exc.code == CONNECTION_CLOSED:

@@ -107,9 +107,11 @@ def wrapped_value(result: types.CallToolResult, output_schema: Mapping[str, Any]
         if not isinstance(properties, Mapping) or set(properties) != {"result"}:
             return _NO_VALUE
     value = structured["result"]
-    if not all(isinstance(block, types.TextContent) for block in result.content):
-        return _NO_VALUE
-    texts = [block.text for block in result.content]
+    texts: list[str] = []
+    for block in result.content:
+        if not isinstance(block, types.TextContent):
+            return _NO_VALUE
+        texts.append(block.text)
     return value if _is_content_of(value, texts) else _NO_VALUE
 
 

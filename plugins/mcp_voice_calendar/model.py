@@ -124,13 +124,26 @@ def edit_event(event: icalendar.Event, fields: Fields, default_tz: tzinfo) -> No
         end = _anchor(parse_when(fields.end, tz, field="end"), tz) if fields.end else None
         keep = None
         if end is None and fields.duration_minutes is None and type(start) is type(old_start):
-            keep = old_end - old_start
+            keep = _length(old_start, old_end)
         _set_times(event, start, end, fields.duration_minutes, keep)
     if fields.start is not None and fields.rrule is None and "RRULE" in event:
         event["RRULE"] = parse_rrule(rrule_text(event) or "", event.decoded("DTSTART"))
     _set_details(event, fields)
     event["SEQUENCE"] = int(event.get("SEQUENCE", 0)) + 1
     _stamp(event, created=False)
+
+
+def _length(start: When, end: When) -> timedelta | None:
+    """How long an existing event lasts; None when its DTSTART and DTEND are of different kinds.
+
+    RFC 5545 wants both dates or both times, but other apps' files do not always comply; such an
+    event moved without a new end takes the default length instead of failing on the subtraction.
+    """
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return end - start if (start.tzinfo is None) == (end.tzinfo is None) else None
+    if not isinstance(start, datetime) and not isinstance(end, datetime):
+        return end - start
+    return None
 
 
 def _anchor(value: When, tz: tzinfo) -> When:

@@ -119,7 +119,7 @@ class CalendarService:
 def _masters(components: list[icalendar.Component]) -> dict[str, icalendar.Event]:
     by_uid: dict[str, list[icalendar.Event]] = {}
     for component in components:
-        if component.name == "VEVENT":
+        if isinstance(component, icalendar.Event):  # what icalendar makes of every VEVENT
             by_uid.setdefault(str(component.get("UID")), []).append(component)
     return {uid: found for uid, parts in by_uid.items() if (found := master(parts)) is not None}
 

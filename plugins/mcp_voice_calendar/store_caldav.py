@@ -10,8 +10,8 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-import caldav
 import icalendar
+from caldav.davclient import DAVClient  # `caldav.DAVClient` is a lazy attribute typed `object`
 from caldav.lib import error as dav_error
 
 from .errors import StoreError, UnknownEventError
@@ -33,7 +33,7 @@ class CalDavStore:
         self, url: str, *, username: str | None = None, password: str | None = None, timeout_s: int = 30
     ) -> None:
         self.url = url
-        self._client = caldav.DAVClient(url=url, username=username, password=password, timeout=timeout_s)
+        self._client = DAVClient(url=url, username=username, password=password, timeout=timeout_s)
         self._calendar = self._client.calendar(url=url)
         self._lock = threading.Lock()
         """Serializes read-modify-write cycles from this process."""

@@ -66,7 +66,8 @@ class IcsStore:
 
     @staticmethod
     def _master(calendar: icalendar.Calendar, uid: str) -> icalendar.Event:
-        found = master([c for c in calendar.walk("VEVENT") if str(c.get("UID")) == uid])
+        events = [c for c in calendar.walk("VEVENT") if isinstance(c, icalendar.Event)]  # all of them
+        found = master([c for c in events if str(c.get("UID")) == uid])
         if found is None:
             raise UnknownEventError(uid)
         return found

@@ -209,8 +209,8 @@ class Jail:
                 )
         pseudo = self.pseudo_mount(real)
         if pseudo is not None:
-            mount, kind = pseudo
-            raise FilesystemError(f"'{path}' is a {kind} system file under {mount}, not a regular file")
+            mount, system = pseudo
+            raise FilesystemError(f"'{path}' is a {system} system file under {mount}, not a regular file")
         try:
             st = os.stat(real) if follow else os.lstat(real)
         except FileNotFoundError:

@@ -17,6 +17,7 @@ import pytest
 from mcp import Client
 
 from mcp_voice_calendar import CalDavStore, CalendarSettings, IcsStore, Store, build_server
+from mcp_voice_calendar.model import DEFAULT_DURATION, Fields, edit_event
 
 pytestmark = pytest.mark.anyio
 
@@ -513,3 +514,21 @@ async def test_calendar_entry_point_through_open_tools(tmp_path: Path) -> None:
     assert tools["list_events"].read_only and tools["find_free_slots"].read_only
     assert json.loads(result.output)["start"] == "2025-06-03T10:00:00+02:00"
     assert [str(e["SUMMARY"]) for e in _ics(tmp_path / "calendar.ics").walk("VEVENT")] == ["Via registry"]
+
+
+@pytest.mark.parametrize(
+    "old_end",
+    [date(2025, 6, 4), datetime(2025, 6, 3, 11, 0)],
+    ids=["date-end", "floating-end"],
+)
+def test_moving_an_event_whose_end_is_of_another_kind_gets_the_default_length(old_end: date) -> None:
+    """Another app's DTEND may be a date, or floating, beside a zoned DTSTART: not a length to keep."""
+    berlin = ZoneInfo("Europe/Berlin")
+    event = icalendar.Event()
+    event.add("UID", "odd-end@example.org")
+    event.add("SUMMARY", "Odd")
+    event.add("DTSTART", datetime(2025, 6, 3, 10, 0, tzinfo=berlin))
+    event.add("DTEND", old_end)
+    edit_event(event, Fields(start="2025-06-03T16:00"), berlin)
+    assert event.decoded("DTSTART") == datetime(2025, 6, 3, 16, 0, tzinfo=berlin)
+    assert event.decoded("DTEND") == datetime(2025, 6, 3, 16, 0, tzinfo=berlin) + DEFAULT_DURATION
