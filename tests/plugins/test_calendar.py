@@ -18,6 +18,7 @@ from mcp import Client
 
 from mcp_voice_calendar import CalDavStore, CalendarSettings, IcsStore, Store, build_server
 from mcp_voice_calendar.model import DEFAULT_DURATION, Fields, edit_event
+from tests.plugins.calendar_calls import call, error
 
 pytestmark = pytest.mark.anyio
 
@@ -37,23 +38,6 @@ async def session(store: Store, **settings: Any) -> AsyncIterator[Client]:
     settings.setdefault("timezone", "Europe/Berlin")
     async with Client(build_server(store, CalendarSettings(**settings))) as client:
         yield client
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> Any:
-    """The tool's structured result; fails the test on a tool error."""
-    with anyio.fail_after(20):
-        result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    content = result.structured_content
-    return content["result"] if set(content) == {"result"} else content
-
-
-async def error(client: Client, tool: str, **arguments: Any) -> str:
-    """The error text the model would read; fails the test if the call succeeded."""
-    with anyio.fail_after(20):
-        result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(part, "text", "") for part in result.content)
 
 
 def weekly_with_exdate() -> icalendar.Event:

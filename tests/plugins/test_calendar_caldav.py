@@ -14,6 +14,7 @@ import pytest
 from mcp import Client
 
 from mcp_voice_calendar import CalDavStore, CalendarSettings, build_server
+from tests.plugins.calendar_calls import call, error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.radicale]
 
@@ -66,21 +67,6 @@ async def session(
     store = CalDavStore(url, username=username, password=password, timeout_s=5)
     async with Client(build_server(store, CalendarSettings(**settings))) as client:
         yield client
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> Any:
-    with anyio.fail_after(20):
-        result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    content = result.structured_content
-    return content["result"] if set(content) == {"result"} else content
-
-
-async def error(client: Client, tool: str, **arguments: Any) -> str:
-    with anyio.fail_after(20):
-        result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(part, "text", "") for part in result.content)
 
 
 def _names(folder: Path) -> list[str]:
