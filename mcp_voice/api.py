@@ -114,18 +114,22 @@ def load_tools(
     with preserve_root_logging():
         plugin_specs, register_errors = collect_servers(plugin_set, config)
     errors.update(register_errors)
+    # Only a plugin that failed to register or whose settings are bad loses its servers; a load
+    # error about another copy of it (installed twice) leaves the loaded copy's servers alone.
+    failed = set(register_errors)
     specs: list[ServerSpec] = []
     for spec in plugin_specs:
         plugin = spec.plugin or ""
-        if plugin in errors:
+        if plugin in failed:
             continue
         try:
             overrides = config.plugin_settings(plugin, PolicyKeys).overrides()
         except ConfigError as e:
             errors[plugin] = str(e)
+            failed.add(plugin)
             continue
         specs.append(dataclasses.replace(spec, **overrides))
-    specs = [s for s in specs if (s.plugin or "") not in errors]
+    specs = [s for s in specs if (s.plugin or "") not in failed]
 
     taken = {spec.name: spec.plugin for spec in specs}
     for spec in config_server_specs(config, env=env):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from mcp.server import MCPServer
 
+from mcp_voice.api import load_tools
 from mcp_voice.config import Config, parse_config
 from mcp_voice.hookspecs import hookimpl
 from mcp_voice.plugins import collect_servers, make_plugin_manager
@@ -222,3 +223,17 @@ def test_plugin_settings_error_names_plugin_key_and_file(tmp_path: Path) -> None
     plugins = make_plugin_manager(allow=[], extra=[Configured()], env={})
     _, errors = collect_servers(plugins, config)
     assert "x.toml: plugins.configured.port: Input should be a valid integer" in errors["configured"]
+
+
+@pytest.mark.anyio
+async def test_a_plugin_installed_twice_keeps_the_first_copy(make_dist: MakeDist, tmp_path: Path) -> None:
+    """Two distributions provide `twin`: the error says the second is ignored, and so it is."""
+    module = make_dist("twin")
+    other = tmp_path / "mcp_voice_twin_fork-9.9.dist-info"
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: mcp-voice-twin-fork\nVersion: 9.9\n")
+    (other / "entry_points.txt").write_text(f"[mcp_voice]\ntwin = {module}\n")
+    setup = load_tools(Config(), plugins=["twin"])
+    assert "twice" in setup.errors["twin"] and "the second is ignored" in setup.errors["twin"]
+    async with setup.registry() as registry:
+        assert [tool.name for tool in registry.tools()] == ["twin__echo"]

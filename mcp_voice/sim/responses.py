@@ -62,7 +62,9 @@ class Response:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def cancel(self, reason: str) -> None:
-        if self.status == "in_progress" and not self._cancelled.is_set():
+        # "incomplete" (cut by max_output_tokens) is still streaming: it must stop too, or the
+        # caller (the receive loop, waiting for `finished`) is blocked until the reply ends.
+        if self.status in ("in_progress", "incomplete") and not self._cancelled.is_set():
             self.status, self.reason = "cancelled", reason
             self._cancelled.set()
 

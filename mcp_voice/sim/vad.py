@@ -60,6 +60,9 @@ class InputAudioBuffer:
 
     def append(self, data: bytes) -> list[VadEvent]:
         if not self.vad:
+            if self._pending:  # left over from when VAD was on: it came first
+                self._buf += self._pending
+                self._pending = b""
             self._buf += data
             self._pos_ms += len(data) / self.fmt.bytes_per_ms
             return []

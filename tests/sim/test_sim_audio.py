@@ -10,6 +10,7 @@ from simwire import append_event, connect, pcm
 
 from mcp_voice.sim import SimConfig
 from mcp_voice.sim.audio import AudioFormat, decode, encode, rms, tone
+from mcp_voice.sim.vad import InputAudioBuffer
 
 pytestmark = pytest.mark.anyio
 
@@ -186,3 +187,16 @@ async def test_speed_paces_audio_in_real_time() -> None:
         start = anyio.current_time()
         await wire.until("response.done")
         assert anyio.current_time() - start >= 0.25  # 300 ms of audio, paced
+
+
+def test_audio_keeps_its_order_when_vad_is_turned_off_mid_frame() -> None:
+    """Less than a frame waits for VAD; turning VAD off must not let later audio jump ahead of it."""
+    buffer = InputAudioBuffer(AudioFormat(), {"type": "server_vad"})
+    first = b"\x01\x00" * 24 * 15 + b"\x01"  # 15 ms and an odd byte: 10 ms judged, the rest pending
+    second = b"\x00" + b"\x02\x00" * 24 * 100
+    assert buffer.append(first) == []
+    buffer.configure(AudioFormat(), None)
+    buffer.append(second)
+    audio, _ = buffer.commit()
+    assert audio == first + second
+    assert buffer.ms == 0

@@ -193,6 +193,20 @@ async def test_max_output_tokens_makes_an_incomplete_response() -> None:
         assert len(done["output"][0]["content"][0]["text"]) <= 8
 
 
+async def test_cancel_stops_a_reply_cut_by_max_output_tokens_at_once() -> None:
+    """A reply shortened by max_output_tokens is still streaming: cancel must end it now."""
+    async with connect(SimConfig(speed=1.0)) as wire:
+        await wire.user_text("say: " + "word " * 40)
+        await wire.send({"type": "response.create", "response": {"max_output_tokens": 20}})
+        await wire.expect("response.created")  # 80 characters: 4.8 s of audio at real speed
+        await wire.send({"type": "response.cancel"})
+        with anyio.fail_after(2):
+            done = (await wire.until("response.done"))[-1]["response"]
+        assert done["status"] == "cancelled"
+        assert done["status_details"]["reason"] == "client_cancelled"
+        assert done["output"][0]["status"] == "incomplete"
+
+
 async def test_text_streams_at_text_speed_and_a_long_reply_is_capped() -> None:
     """Text is not paced like speech: 5 ms a character, and never longer than `max_text_ms`."""
     long_reply = "word " * 200  # 1000 characters: 60 s as speech, 5 s at text speed uncapped
