@@ -342,6 +342,19 @@ class SimConnection:
                 self._release(response)
         except ConnectionClosed:
             pass
+        except Exception as exc:  # a simulator bug ends this response, not the session
+            log.exception("simulator failed while responding")
+            response.fail(repr(exc))
+            try:
+                async with self._turn:
+                    await self.send(
+                        error_event(
+                            f"The simulator failed: {exc!r}", code="server_error", type="server_error"
+                        )
+                    )
+                    await self.send(response.done_event())
+            except ConnectionClosed:
+                pass
         finally:
             self._release(response)
             response.finished.set()

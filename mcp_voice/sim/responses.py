@@ -72,10 +72,16 @@ class Response:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    def fail(self, message: str) -> None:
+        """The response broke off (a simulator bug): `response.done` says "failed" and why."""
+        self.status, self.reason = "failed", message
+
     def _summary(self) -> dict[str, Any]:
         details: dict[str, Any] | None = None
         if self.status in ("cancelled", "incomplete"):
             details = {"type": self.status, "reason": self.reason}
+        elif self.status == "failed":
+            details = {"type": "failed", "error": {"type": "server_error", "code": "server_error"}}
         return {
             "object": "realtime.response",
             "id": self.id,

@@ -219,3 +219,30 @@ async def test_text_streams_at_text_speed_and_a_long_reply_is_capped() -> None:
             done = (await wire.until("response.done"))[-1]["response"]
         assert anyio.current_time() - start >= 0.25  # paced, up to the cap
         assert done["output"][0]["content"][0]["text"] == long_reply.strip()
+
+
+async def test_a_simulator_bug_fails_that_response_and_the_session_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exception inside a response: an error and a failed response.done, not a dropped socket."""
+    from mcp_voice.sim.responses import Response
+
+    run = Response.run
+    broken = {"once": True}
+
+    async def run_or_break(self: Response) -> None:
+        if broken.pop("once", False):
+            raise RuntimeError("boom")
+        await run(self)
+
+    monkeypatch.setattr(Response, "run", run_or_break)
+    async with connect(output_modalities=["text"]) as wire:
+        await wire.user_text("say: first")
+        await wire.send({"type": "response.create"})
+        events = await wire.until("response.done")
+        error = next(e for e in events if e["type"] == "error")["error"]
+        assert error["code"] == "server_error" and "boom" in error["message"]
+        assert events[-1]["response"]["status"] == "failed"
+        await wire.send({"type": "response.create"})  # the session still answers
+        events = await wire.until("response.done")
+        assert events[-1]["response"]["status"] == "completed"
