@@ -139,9 +139,32 @@ def _check_response_create(ev: Event) -> None:
         )
 
 
+def _nested_type(ev: Event, parent: str, key: str, kind: type, what: str, *, required: bool = False) -> None:
+    """`ev[parent][key]` must be of `kind` when present (or always, if `required`); param `parent.key`."""
+    value = ev[parent].get(key)
+    if (required or key in ev[parent]) and not isinstance(value, kind):
+        raise ClientEventError(
+            f"Invalid type for '{parent}.{key}': expected {what}, got {type(value).__name__}.",
+            "invalid_type",
+            ev.get("event_id"),
+            f"{parent}.{key}",
+        )
+
+
+def _check_session_update(ev: Event) -> None:
+    _require(ev, "session", dict, "an object")
+    _nested_type(ev, "session", "tools", list, "an array")
+
+
+def _check_item_create(ev: Event) -> None:
+    _require(ev, "item", dict, "an object")
+    if ev["item"].get("type") == "mcp_approval_response":
+        _nested_type(ev, "item", "approve", bool, "a boolean", required=True)
+
+
 _CHECKS = {
-    "session.update": lambda ev: _require(ev, "session", dict, "an object"),
-    "conversation.item.create": lambda ev: _require(ev, "item", dict, "an object"),
+    "session.update": _check_session_update,
+    "conversation.item.create": _check_item_create,
     "conversation.item.retrieve": lambda ev: _require(ev, "item_id", str, "a string"),
     "conversation.item.delete": lambda ev: _require(ev, "item_id", str, "a string"),
     "conversation.item.truncate": _check_truncate,

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp_voice.protocol.events import error_event, new_item_id
+from mcp_voice.protocol.events import new_item_id
 from mcp_voice.session.items import item_added, item_done
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import HostCallView
@@ -63,15 +63,7 @@ class ApprovalGate:
 
     async def answer(self, event: Event) -> None:
         item = event["item"]
-        approve = item.get("approve")
-        if not isinstance(approve, bool):
-            message = f"Invalid type for 'item.approve': expected a boolean, got {type(approve).__name__}."
-            await self._out.client(
-                error_event(
-                    message, code="invalid_type", event_id=event.get("event_id"), param="item.approve"
-                )
-            )
-            return
+        approve: bool = item["approve"]  # parse_client_event checked it is a boolean
         request_id = item["approval_request_id"]
         view, output_index = self._waiting.pop(request_id)
         reason = item.get("reason") if isinstance(item.get("reason"), str) else None

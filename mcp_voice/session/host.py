@@ -205,17 +205,8 @@ class SessionHost:
 
     async def _client_session_update(self, event: Event) -> None:
         session = event["session"]
-        if "tools" in session:
-            tools = session["tools"]
-            if not isinstance(tools, list):
-                message = f"Invalid type for 'session.tools': expected an array, got {type(tools).__name__}."
-                await self.outbox.client(
-                    error_event(
-                        message, code="invalid_type", event_id=event.get("event_id"), param="session.tools"
-                    )
-                )
-                return
-            for problem in await self.tools.apply(tools):
+        if "tools" in session:  # parse_client_event checked it is a list
+            for problem in await self.tools.apply(session["tools"]):
                 await self.outbox.client(
                     error_event(
                         problem, code="invalid_value", event_id=event.get("event_id"), param="session.tools"

@@ -74,6 +74,17 @@ def test_accepts_every_ga_client_event_type_in_any_input_form() -> None:
         ),
         ({"type": "session.update", "session": []}, "invalid_type", "session"),
         ({"type": "response.create", "response": "now"}, "invalid_type", "response"),
+        ({"type": "session.update", "session": {"tools": {}}}, "invalid_type", "session.tools"),
+        (
+            {"type": "conversation.item.create", "item": {"type": "mcp_approval_response", "approve": "y"}},
+            "invalid_type",
+            "item.approve",
+        ),
+        (
+            {"type": "conversation.item.create", "item": {"type": "mcp_approval_response"}},
+            "invalid_type",
+            "item.approve",
+        ),
     ],
 )
 def test_rejects_with_code_and_param(raw: object, code: str, param: str | None) -> None:

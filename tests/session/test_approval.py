@@ -82,3 +82,7 @@ async def test_bad_approve_value_is_an_error(registry: ToolRegistry) -> None:
         await s.send(bad)
         error = (await s.received_until("error"))[-1]
         assert error["error"]["param"] == "item.approve" and error["error"]["event_id"] == "evt_ans"
+        # the question is still open: a proper answer afterwards is taken
+        await s.send(answer(request, False))
+        output = await s.upstream_item()
+        assert "declined" in output["output"]

@@ -22,6 +22,9 @@ async def test_bad_input_answered_and_connection_stays(registry: ToolRegistry) -
         assert error["error"]["event_id"] == "evt_x" and error["error"]["param"] == "type"
         await s.send({"type": "conversation.item.create", "event_id": "evt_y"})
         assert (await s.received("error"))["error"]["code"] == "missing_required_parameter"
+        await s.send({"type": "session.update", "event_id": "evt_t", "session": {"tools": "all"}})
+        error = await s.received("error")
+        assert error["error"]["event_id"] == "evt_t" and error["error"]["param"] == "session.tools"
         await s.send({"type": "input_audio_buffer.commit", "event_id": "evt_ok"})
         assert (await s.upstream("input_audio_buffer.commit"))["event_id"] == "evt_ok"
         await s.settle()
