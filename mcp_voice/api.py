@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mcp.types
 
@@ -27,6 +28,9 @@ from mcp_voice.plugins import (
 )
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
+
+if TYPE_CHECKING:
+    from mcp_voice.session.context import CallContext
 
 logger = logging.getLogger("mcp_voice")
 
@@ -73,6 +77,10 @@ class ToolSetup:
             return result
         return None
 
+    def session_observer(self) -> PluginSessionObserver:
+        """The `session_started` / `session_ended` hooks as a `SessionObserver` for the host."""
+        return PluginSessionObserver(self.plugins.hook)
+
     def _event(self, event: ToolEvent) -> None:
         for impl in reversed(self.plugins.hook.tool_event.get_hookimpls()):
             try:
@@ -81,6 +89,26 @@ class ToolSetup:
                 logger.warning(
                     "plugin %r: tool_event failed on %s", impl.plugin_name, event.kind, exc_info=True
                 )
+
+
+class PluginSessionObserver:
+    """Calls every plugin's session hooks; a failing plugin is logged by name and skipped."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+
+    def session_started(self, context: CallContext) -> None:
+        self._call("session_started", context=context)
+
+    def session_ended(self, context: CallContext, reason: str) -> None:
+        self._call("session_ended", context=context, reason=reason)
+
+    def _call(self, name: str, **args: Any) -> None:
+        for impl in reversed(getattr(self._hook, name).get_hookimpls()):
+            try:
+                impl.function(**{arg: args[arg] for arg in impl.argnames})
+            except Exception:
+                logger.warning("plugin %r: %s failed", impl.plugin_name, name, exc_info=True)
 
 
 def load_tools(

@@ -105,6 +105,10 @@ class SessionConfig(_Table):
     """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect
     to it; turn off when exposing serve to clients you don't trust with outbound requests from
     this machine."""
+    dtmf: Literal["respond", "message", "ignore"] = "respond"
+    """A keypad press on a phone call: a user text and a response, the text alone, or nothing."""
+    dtmf_text: str = "The caller pressed {digit}."
+    """The user text for a keypad press; `{digit}` is replaced by the key."""
 
 
 class ServeConfig(_Table):

@@ -1,4 +1,4 @@
-"""The three hooks a plugin can implement; everything else a plugin does goes through MCP.
+"""The hooks a plugin can implement; everything else a plugin does goes through MCP.
 
 A plugin is a module or an object with `@hookimpl` functions, registered from an entry point of
 group `mcp_voice` (or passed directly, as tests do). See docs/plugins.md.
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import mcp.types
 
     from mcp_voice.config import Config
+    from mcp_voice.session.context import CallContext
     from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
 
 PROJECT = "mcp_voice"
@@ -53,3 +54,18 @@ def tool_event(event: ToolEvent) -> None:
     Called synchronously on the event loop: keep it quick and non-blocking. An exception here is
     logged and does not affect the call.
     """
+
+
+@hookspec
+def session_started(context: CallContext) -> None:
+    """A session began: `context` says which transport carried it and, for phone calls, who
+    called (caller, callee, custom parameters, SIP headers: untrusted data).
+
+    Called on the event loop: keep it quick. An exception here is logged; the session goes on.
+    The same context reaches every tool call as the MCP `_meta` key `dev.mcp-voice/call`.
+    """
+
+
+@hookspec
+def session_ended(context: CallContext, reason: str) -> None:
+    """A session ended; `reason` says why (the client left, the call hung up, the upstream failed)."""

@@ -29,7 +29,13 @@ def hook_names() -> list[str]:
 
 def test_the_hooks_are_found() -> None:
     # If the marker attribute changed, the guards below would pass vacuously.
-    assert hook_names() == ["register_servers", "tool_event", "tool_policy"]
+    assert hook_names() == [
+        "register_servers",
+        "session_ended",
+        "session_started",
+        "tool_event",
+        "tool_policy",
+    ]
 
 
 @pytest.mark.parametrize("hook", hook_names())

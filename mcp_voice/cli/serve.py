@@ -69,7 +69,13 @@ def run(args: argparse.Namespace) -> int:
     common.report_plugin_errors(setup.errors)
     try:
         anyio.run(
-            lambda: serve(setup.registry(), options, log_level=args.log_level, load_errors=setup.errors)
+            lambda: serve(
+                setup.registry(),
+                options,
+                log_level=args.log_level,
+                load_errors=setup.errors,
+                observer=setup.session_observer(),
+            )
         )
     except OSError as exc:
         where = f"{options.host}:{options.port}"

@@ -27,6 +27,7 @@ from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.targets import display_name
+from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -55,10 +56,17 @@ class ServeSettings:
 class RealtimeEndpoint:
     """ASGI app for `/v1/realtime`: one client WebSocket = one upstream + one session host."""
 
-    def __init__(self, registry: ToolRegistry, settings: ServeSettings, opener: UpstreamOpener) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        settings: ServeSettings,
+        opener: UpstreamOpener,
+        observer: SessionObserver | None = None,
+    ) -> None:
         self.registry = registry
         self.settings = settings
         self.opener = opener
+        self.observer = observer
         self.sessions = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,7 +97,11 @@ class RealtimeEndpoint:
                 await self._upstream_failed(channel, client, exc)
                 return
             log.info("session started (model %s, upstream %s)", model, display_name(self.settings.upstream))
-            await SessionHost(self.registry, upstream, client, self.settings.host).run()
+            context = CallContext(transport="relay")
+            host = SessionHost(
+                self.registry, upstream, client, self.settings.host, context=context, observer=self.observer
+            )
+            await host.run()
         if not channel.client_closed:
             await channel.close(1000, "session ended")
         log.info("session ended")
@@ -123,14 +135,16 @@ def create_app(
     *,
     upstream: UpstreamOpener = open_upstream,
     load_errors: Mapping[str, str] | None = None,
+    observer: SessionObserver | None = None,
 ) -> Starlette:
     """The serve app over a started registry shared by every session (embed it, or let `run` serve it).
 
     `load_errors` (plugin or config entry -> message) are the tools that could not be loaded: the
-    process serves without them, and /healthz says so instead of looking healthy.
+    process serves without them, and /healthz says so instead of looking healthy. `observer` hears
+    each session start and end (`ToolSetup.session_observer()` runs the plugins' session hooks).
     """
     settings = settings or ServeSettings()
-    endpoint = RealtimeEndpoint(registry, settings, upstream)
+    endpoint = RealtimeEndpoint(registry, settings, upstream, observer)
     failed_plugins = sorted(load_errors or {})
 
     async def healthz(request: Request) -> JSONResponse:

@@ -25,6 +25,8 @@ from starlette.types import ASGIApp
 from mcp_voice.serve import auth
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.session.context import SessionObserver
+from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -85,7 +87,11 @@ def host_settings(config: Any) -> HostSettings:
         return HostSettings()
     values = session.model_dump() if hasattr(session, "model_dump") else dict(session)
     names = {f.name for f in dataclasses.fields(HostSettings)}
-    return HostSettings(**{k: v for k, v in values.items() if k in names})
+    chosen = {k: v for k, v in values.items() if k in names}
+    if "dtmf" in chosen:
+        text = values.get("dtmf_text") or DEFAULT_DTMF_TEXT
+        chosen["dtmf"] = DtmfAction(mode=chosen["dtmf"], text=text)
+    return HostSettings(**chosen)
 
 
 def listening_line(host: str, port: int, upstream: str) -> str:
@@ -185,12 +191,22 @@ async def serve(
     out: TextIO = sys.stdout,
     log_level: str = "warning",
     load_errors: Mapping[str, str] | None = None,
+    observer: SessionObserver | None = None,
 ) -> None:
     """Serve until a signal. Starts `registry` (shared by every session), binds, prints the line."""
     sock = bind_socket(options.host, options.port)
     port = sock.getsockname()[1]
     with sock:  # closed even when the registry or uvicorn fails to start
-        await _serve_on(sock, port, registry, options, out=out, log_level=log_level, load_errors=load_errors)
+        await _serve_on(
+            sock,
+            port,
+            registry,
+            options,
+            out=out,
+            log_level=log_level,
+            load_errors=load_errors,
+            observer=observer,
+        )
 
 
 async def _serve_on(
@@ -202,9 +218,10 @@ async def _serve_on(
     out: TextIO,
     log_level: str,
     load_errors: Mapping[str, str] | None,
+    observer: SessionObserver | None = None,
 ) -> None:
     async with registry:
-        app = create_app(registry, options.settings, load_errors=load_errors)
+        app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
         async with running(app, sock, log_level=log_level) as server:
             with _stop_on_signals(server):
                 print(listening_line(options.host, port, options.settings.upstream), file=out, flush=True)

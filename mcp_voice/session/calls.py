@@ -76,8 +76,10 @@ class CallManager:
         async_mode: Literal["placeholder", "deferred"] = "placeholder",
         progress_updates: bool = True,
         progress_interval_s: float = 5.0,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         self._registry = registry
+        self._meta = meta
         self._out = outbox
         self._sequencer = sequencer
         self._spawn = spawn
@@ -131,7 +133,7 @@ class CallManager:
         try:
             with call.scope:
                 result = await self._registry.call(
-                    view.tool.name, view.arguments, call_id=view.call_id, progress=progress
+                    view.tool.name, view.arguments, call_id=view.call_id, progress=progress, meta=self._meta
                 )
             if result is None or call.cancelled:
                 await self._cancelled(call)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -21,6 +21,8 @@ from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
+from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
+from mcp_voice.session.dtmf import DtmfAction
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
@@ -58,6 +60,8 @@ class HostSettings:
     allow_client_servers: bool = True
     """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect to
     it. Turn off when serving clients you don't trust with outbound requests from this machine."""
+    dtmf: DtmfAction = field(default_factory=DtmfAction)
+    """What a keypad press on a phone call does (Twilio `dtmf`, SIP `dtmf_event_received`)."""
 
 
 class SessionHost:
@@ -69,8 +73,15 @@ class SessionHost:
         upstream: EventChannel,
         client: EventChannel,
         settings: HostSettings | None = None,
+        *,
+        context: CallContext | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         self.settings = settings = settings or HostSettings()
+        self.context = context or CallContext()
+        self.observer = observer
+        self.end_reason = "ended"
+        """Why the session ended, for `session_ended` and logs (set by whoever ends it)."""
         self.registry = registry
         self.upstream = upstream
         self.client = client
@@ -88,6 +99,7 @@ class SessionHost:
             async_mode=settings.async_mode,
             progress_updates=settings.progress_updates,
             progress_interval_s=settings.progress_interval_s,
+            meta={META_CALL: self.context.meta()},
         )
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
@@ -102,6 +114,7 @@ class SessionHost:
     async def run(self) -> None:
         """Serve the session until the client or the upstream goes away; then clean up."""
         remove_listener = self.registry.add_listener(self._on_tools_changed)
+        self._notify("session_started", self.context)
         try:
             async with anyio.create_task_group() as task_group:
                 self._task_group = task_group
@@ -117,6 +130,15 @@ class SessionHost:
                 with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT_S):
                     await close()
             self.closed.set()
+            self._notify("session_ended", self.context, self.end_reason)
+
+    def _notify(self, name: str, *args: Any) -> None:
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, name)(*args)
+        except Exception:
+            logger.warning("session observer %s failed", name, exc_info=True)
 
     def stop(self) -> None:
         """End the session (running calls are cancelled)."""
@@ -129,6 +151,8 @@ class SessionHost:
             await body()
         except ChannelClosed as exc:
             logger.debug("session ends: %s", exc or "a channel closed")
+            if self.end_reason == "ended":
+                self.end_reason = str(exc) or "a channel closed"
         except Exception:
             logger.exception("session loop failed; ending the session")
         finally:
@@ -153,6 +177,17 @@ class SessionHost:
         if commit == self._vad_commits and self.sequencer.awaiting_vad:
             self.sequencer.vad_wait_over()
             await self.sequencer.drain()
+
+    # -- phone calls ----------------------------------------------------------------------------
+
+    async def dtmf(self, digit: str) -> None:
+        """A keypad press: follows `settings.dtmf` (by default a user text and a response)."""
+        item = self.settings.dtmf.message(digit)
+        if item is None:
+            return
+        item_id = await self.outbox.add_item(item)
+        if self.settings.dtmf.mode == "respond":
+            await self.sequencer.request_host([item_id])
 
     # -- tools ----------------------------------------------------------------------------------
 
@@ -242,6 +277,8 @@ class SessionHost:
                 await self._dispatch(event)
             elif kind == "input_audio_buffer.speech_started":
                 self.calls.barge_in()
+            elif kind == "input_audio_buffer.dtmf_event_received" and isinstance(event.get("event"), str):
+                await self.dtmf(event["event"])
             elif kind == "input_audio_buffer.committed" and self.sequencer.awaiting_vad:
                 self._vad_commits += 1
                 self._spawn(self._vad_grace, self._vad_commits)
@@ -275,9 +312,12 @@ async def host_session(
     upstream: EventChannel,
     client: EventChannel,
     settings: HostSettings | None = None,
+    *,
+    context: CallContext | None = None,
+    observer: SessionObserver | None = None,
 ) -> AsyncIterator[SessionHost]:
     """Run a `SessionHost` in the background; leaving the block ends the session."""
-    host = SessionHost(registry, upstream, client, settings)
+    host = SessionHost(registry, upstream, client, settings, context=context, observer=observer)
     failure: Exception | None = None
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(host.run)

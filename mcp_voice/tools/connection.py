@@ -10,7 +10,7 @@ any task borrow the current client; a call caught by a dying connection fails at
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -25,7 +25,7 @@ from mcp.client.session import IncomingMessage
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
-from mcp_types import CONNECTION_CLOSED
+from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
@@ -331,6 +331,7 @@ class ServerConnection:
         timeout_s: float,
         progress: ProgressFn | None = None,
         retry_on_disconnect: bool = False,
+        meta: Mapping[str, Any] | None = None,
     ) -> types.CallToolResult:
         """Call one tool.
 
@@ -345,7 +346,7 @@ class ServerConnection:
                 while True:
                     client = await self._current_client(min(RECONNECT_WAIT_S, timeout_s), stale)
                     try:
-                        return await self._call_once(client, tool, arguments, timeout_s, progress)
+                        return await self._call_once(client, tool, arguments, timeout_s, progress, meta)
                     except ServerUnavailable:
                         if not retry_on_disconnect or stale is not None:
                             raise
@@ -358,6 +359,7 @@ class ServerConnection:
         arguments: dict[str, Any],
         timeout_s: float,
         progress: ProgressFn | None,
+        meta: Mapping[str, Any] | None = None,
     ) -> types.CallToolResult:
         lost = self._lost
         with anyio.CancelScope() as scope:
@@ -367,7 +369,11 @@ class ServerConnection:
                 # positionally and awaits the result, which is all a ProgressFn promises.
                 callback = cast("ProgressFnT | None", progress)
                 return await client.call_tool(
-                    tool, arguments, read_timeout_seconds=timeout_s, progress_callback=callback
+                    tool,
+                    arguments,
+                    read_timeout_seconds=timeout_s,
+                    progress_callback=callback,
+                    meta=cast("RequestParamsMeta", dict(meta)) if meta else None,
                 )
             except MCPError as exc:
                 if exc.code == CONNECTION_CLOSED:

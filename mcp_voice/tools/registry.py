@@ -285,10 +285,12 @@ class ToolRegistry:
         call_id: str | None = None,
         progress: ProgressCallback | None = None,
         timeout_s: float | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> ToolResult:
         """Run one tool; every tool problem comes back as an error `ToolResult`, never an exception.
 
-        Cancelling the caller cancels the MCP request and re-raises the cancellation.
+        Cancelling the caller cancels the MCP request and re-raises the cancellation. `meta` goes
+        to the server as the request's `_meta` (the session's call context, for instance).
         """
         tool = self._tools.get(name)
         if tool is None:
@@ -327,6 +329,7 @@ class ToolRegistry:
                 timeout_s=timeout,
                 progress=on_progress,
                 retry_on_disconnect=tool.read_only,  # running a read-only tool twice is harmless
+                meta=meta,
             )
         except anyio.get_cancelled_exc_class():
             self._emit(ToolEvent("cancelled", server=tool.server, tool=name, call_id=call_id))

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from anyio.abc import Process
 
-from mcp_voice.serve.app import ServeSettings, UpstreamOpener, create_app
+from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.run import bind_socket, running
 from mcp_voice.tools.spec import ServerSpec
 
@@ -43,7 +43,7 @@ async def registry() -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def serving(registry: Any, settings: ServeSettings, **kw: UpstreamOpener) -> AsyncIterator[str]:
+async def serving(registry: Any, settings: ServeSettings, **kw: Any) -> AsyncIterator[str]:
     """Serve the app on 127.0.0.1:<free port>; yields "127.0.0.1:PORT"."""
     sock = bind_socket("127.0.0.1", 0)
     async with running(create_app(registry, settings, **kw), sock):

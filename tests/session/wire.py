@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from mcp_voice.channels import EventChannel
 from mcp_voice.protocol.events import new_call_id, new_event_id, new_item_id, new_response_id
 from mcp_voice.session import HostSettings, SessionHost, channel_pair, host_session
+from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
 Event = dict[str, Any]
@@ -251,7 +252,12 @@ def check_response_creates(timeline: list[tuple[str, Any]]) -> None:
 
 @asynccontextmanager
 async def open_session(
-    registry: ToolRegistry, settings: HostSettings | None = None, *, check: bool = True
+    registry: ToolRegistry,
+    settings: HostSettings | None = None,
+    *,
+    check: bool = True,
+    context: CallContext | None = None,
+    observer: SessionObserver | None = None,
 ) -> AsyncIterator[Session]:
     """A host between a scripted upstream and a test client; checks the invariants at the end."""
     timeline: list[tuple[str, Any]] = []
@@ -260,7 +266,9 @@ async def open_session(
     upstream = Recorder(host_upstream, "upstream", timeline)
     client = Recorder(host_client, "client", timeline)
     try:
-        async with host_session(registry, upstream, client, settings) as host:
+        async with host_session(
+            registry, upstream, client, settings, context=context, observer=observer
+        ) as host:
             session = Session(host, server_end, client_end, timeline)
             yield session
     finally:
