@@ -45,6 +45,6 @@ def openai_call_routes(
         else:
             log.info("POST %s is off: %s", path, off)
     return [
-        Route(WEBHOOK_PATH, incoming, methods=["POST"], name="openai_webhook"),
-        Route(WEBRTC_PATH, webrtc, methods=["POST"], name="openai_webrtc"),
+        Route(WEBHOOK_PATH, incoming.handle, methods=["POST"], name="openai_webhook"),
+        Route(WEBRTC_PATH, webrtc.handle, methods=["POST"], name="openai_webrtc"),
     ]

@@ -87,7 +87,7 @@ class IncomingCalls:
         self.seen = SeenDeliveries()
         self.active: dict[str, CallContext] = {}
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         off = self.calls.webhook_off
         if off is not None or self.calls.webhook_key is None:
             return JSONResponse({"error": f"OpenAI webhooks are off: {off}"}, status_code=503)

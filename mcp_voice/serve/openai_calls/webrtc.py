@@ -62,7 +62,7 @@ class WebRTCCalls:
         self.calls = calls
         self.observer = observer
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         if not is_authorized(self.settings, request):
             return _error(
                 "invalid or missing token (send Authorization: Bearer <token>)", 401, "unauthorized"

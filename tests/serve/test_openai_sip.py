@@ -1,0 +1,307 @@
+"""OpenAI SIP calls at the wire: a signed webhook rings serve, serve answers OpenAI and runs our tools
+over the sideband (a fake OpenAI on loopback plays the model and the phone network)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+
+from mcp_voice.api import load_tools
+from mcp_voice.config import Config, parse_config
+from mcp_voice.hookspecs import hookimpl
+from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.openai_calls import CallsSettings
+from mcp_voice.serve.openai_calls.webhooks import secret_key
+from mcp_voice.serve.run import bind_socket, running
+from mcp_voice.session.context import META_CALL, CallContext
+from mcp_voice.session.decision import CallDecision
+from mcp_voice.tools.spec import ServerSpec
+from tests.serve.fake_openai import API_KEY, SECRET, FakeOpenAI, fake_openai
+from tests.session.wire import ev
+
+pytestmark = pytest.mark.anyio
+
+WAIT_S = 15.0
+CALLER = '"Ada" <sip:+15550100@pstn.example.com>;tag=abc'
+
+
+@dataclass
+class Gate:
+    started: anyio.Event = field(default_factory=anyio.Event)
+    release: anyio.Event = field(default_factory=anyio.Event)
+    cancelled: anyio.Event = field(default_factory=anyio.Event)
+
+
+class CallTools:
+    """A plugin with the tools the model calls: a quick one, a long-running one, one that shows `_meta`."""
+
+    name = "calltools"
+
+    def __init__(self) -> None:
+        self.gate = Gate()
+        server = MCPServer("calls", log_level="WARNING")
+
+        @server.tool(description="Current weather in a city.")
+        async def lookup(city: str) -> str:
+            return f"sunny in {city}"
+
+        @server.tool(description="Who is calling?")
+        async def whoami(ctx: Context) -> str:
+            return json.dumps(dict(ctx.request_context.meta or {}).get(META_CALL))
+
+        @server.tool(description="A slow report.")
+        async def report(topic: str) -> str:
+            self.gate.started.set()
+            try:
+                await self.gate.release.wait()
+            except anyio.get_cancelled_exc_class():
+                self.gate.cancelled.set()
+                raise
+            return f"report on {topic}: done"
+
+        self.server = server
+
+    @hookimpl
+    def register_servers(self, register: Any) -> None:
+        register(ServerSpec(name="calls", target=self.server, long_running=("report",)))
+
+
+class Watcher:
+    """Session hooks, and the call decision when `decision` is set."""
+
+    name = "watcher"
+
+    def __init__(self, decision: CallDecision | None = None) -> None:
+        self.decision = decision
+        self.rung: list[CallContext] = []
+        self.started: list[CallContext] = []
+        self.ended: list[tuple[CallContext, str]] = []
+        self.gone = anyio.Event()
+
+    @hookimpl
+    def incoming_call(self, context: CallContext) -> CallDecision | None:
+        self.rung.append(context)
+        return self.decision
+
+    @hookimpl
+    def session_started(self, context: CallContext) -> None:
+        self.started.append(context)
+
+    @hookimpl
+    def session_ended(self, context: CallContext, reason: str) -> None:
+        self.ended.append((context, reason))
+        self.gone.set()
+
+
+@dataclass
+class Rig:
+    fake: FakeOpenAI
+    url: str
+    tools: CallTools
+    watcher: Watcher
+
+    async def ring(self, call_id: str, **kw: Any) -> httpx2.Response:
+        return await self.fake.ring(
+            self.url,
+            call_id,
+            {"From": CALLER, "To": "<sip:+15550199@sip.api.openai.com>", "X-Account": "42"},
+            **kw,
+        )
+
+
+def calls_settings(fake: FakeOpenAI, **kw: Any) -> CallsSettings:
+    values: dict[str, Any] = {
+        "webhook_key": secret_key(SECRET),
+        "api_key": API_KEY,
+        "rest_base": fake.rest_base,
+        "ws_base": fake.ws_base,
+        "instructions": "You answer the phone for Example Ltd.",
+        "voice": "marin",
+        **kw,
+    }
+    return CallsSettings(**values)
+
+
+@asynccontextmanager
+async def rig(
+    *,
+    decision: CallDecision | None = None,
+    config: Config | None = None,
+    plugins: tuple[str, ...] = (),
+    **calls: Any,
+) -> AsyncIterator[Rig]:
+    tools, watcher = CallTools(), Watcher(decision)
+    setup = load_tools(config or Config(), plugins=list(plugins), extra_plugins=[tools, watcher])
+    assert not setup.errors, setup.errors
+    async with fake_openai() as fake, setup.registry() as registry:
+        settings = ServeSettings(upstream="sim", calls=calls_settings(fake, **calls))
+        app = create_app(registry, settings, observer=setup.session_observer())
+        sock = bind_socket("127.0.0.1", 0)
+        async with running(app, sock):
+            yield Rig(fake, f"http://127.0.0.1:{sock.getsockname()[1]}", tools, watcher)
+            for call in fake.calls.values():  # hang up, so serve has no call to wait for on shutdown
+                await call.end()
+
+
+async def accepted(r: Rig, call_id: str) -> Any:
+    """Ring, and wait until serve accepted the call and attached its sideband."""
+    response = await r.ring(call_id)
+    assert response.status_code == 200, response.text
+    accept = await r.fake.wait_request("accept")
+    call = r.fake.calls[call_id]
+    with anyio.fail_after(WAIT_S):
+        await call.connected.wait()
+    await call.next("session.update")  # the host announces its tools first
+    return accept
+
+
+async def test_accepted_call_runs_tools_long_running_barge_in_and_dtmf() -> None:
+    async with rig() as r:
+        accept = await accepted(r, "rtc_sip1")
+        # accept: the configured session, the host's tools as function tools (validated by the fake)
+        body = accept.body
+        assert body["type"] == "realtime" and body["model"] == "gpt-realtime"
+        assert body["instructions"] == "You answer the phone for Example Ltd."
+        assert body["audio"] == {"output": {"voice": "marin"}}
+        assert {t["name"] for t in body["tools"]} >= {"calls__lookup", "calls__report", "calls__whoami"}
+        assert accept.headers["authorization"] == f"Bearer {API_KEY}"
+        call = r.fake.calls["rtc_sip1"]
+        assert call.headers[0]["authorization"] == f"Bearer {API_KEY}"
+
+        # a host tool
+        item = await call.call_tool("calls__lookup", {"city": "Paris"})
+        assert await call.output_for(item["call_id"]) == "sunny in Paris"
+        await call.next("response.create")
+
+        # the tool sees the call: transport, caller, SIP headers
+        item = await call.call_tool("calls__whoami")
+        seen = json.loads(await call.output_for(item["call_id"]))
+        assert seen["transport"] == "sip" and seen["call_id"] == "rtc_sip1"
+        assert seen["caller"] == "+15550100" and seen["callee"] == "+15550199"
+        assert seen["headers"]["X-Account"] == "42"
+
+        # a long-running tool: a placeholder at once, barge-in while it runs, the result injected later
+        item = await call.call_tool("calls__report", {"topic": "sales"})
+        placeholder = await call.output_for(item["call_id"])
+        assert "background" in placeholder
+        await r.tools.gate.started.wait()
+        await call.play(ev("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_user"))
+        r.tools.gate.release.set()
+        note = await call.next(
+            "conversation.item.create", lambda e: item["call_id"] in json.dumps(e["item"].get("content"))
+        )
+        assert "report on sales: done" in json.dumps(note["item"]["content"])
+        assert not r.tools.gate.cancelled.is_set()  # `keep`: barge-in did not cancel it
+
+        # DTMF: the shared action turns a keypad press into a user text and a response
+        await call.play(ev("input_audio_buffer.speech_stopped", audio_end_ms=900, item_id="item_user"))
+        await call.play(ev("input_audio_buffer.dtmf_event_received", event="5", received_at=1767225600))
+        pressed = await call.next("conversation.item.create", lambda e: e["item"].get("role") == "user")
+        assert pressed["item"]["content"][0]["text"] == "The caller pressed 5."
+
+        # the caller hangs up: OpenAI closes the sideband, the session ends cleanly
+        await call.end()
+        with anyio.fail_after(WAIT_S):
+            await r.watcher.gone.wait()
+        [(context, reason)] = r.watcher.ended
+        assert context.transport == "sip" and context.call_id == "rtc_sip1" and reason
+        assert r.watcher.started == [context]
+
+
+async def test_hook_incoming_call() -> None:
+    # reject with a SIP status
+    async with rig(decision=CallDecision.reject(486)) as r:
+        assert (await r.ring("rtc_busy")).status_code == 200
+        reject = await r.fake.wait_request("reject")
+        assert reject.call_id == "rtc_busy" and reject.body == {"status_code": 486}
+        [context] = r.watcher.rung
+        assert context.transport == "sip" and context.caller == "+15550100"
+        assert context.headers["X-Account"] == "42"
+        assert not r.fake.requests_for("accept") and r.fake.calls["rtc_busy"].connections == 0
+    # refer elsewhere
+    async with rig(decision=CallDecision.refer("tel:+15550123")) as r:
+        await r.ring("rtc_refer")
+        refer = await r.fake.wait_request("refer")
+        assert refer.body == {"target_uri": "tel:+15550123"}
+        assert not r.fake.requests_for("accept")
+    # accept with the plugin's session fields over the configured ones
+    async with rig(
+        decision=CallDecision.accept({"instructions": "Speak German.", "max_output_tokens": 500})
+    ) as r:
+        accept = await accepted(r, "rtc_de")
+        assert accept.body["instructions"] == "Speak German." and accept.body["max_output_tokens"] == 500
+        assert accept.body["audio"] == {"output": {"voice": "marin"}}
+
+
+class BadDecider:
+    name = "bad"
+
+    @hookimpl
+    def incoming_call(self, context: CallContext) -> Any:
+        raise RuntimeError("plugin bug")
+
+
+async def test_a_failing_decider_is_skipped_and_the_call_accepted() -> None:
+    tools = CallTools()
+    setup = load_tools(Config(), plugins=[], extra_plugins=[tools, BadDecider()])
+    context = CallContext(transport="sip", call_id="x")
+    assert setup.session_observer().incoming_call(context) is None
+
+
+async def test_forged_stale_and_replayed_webhooks_are_refused() -> None:
+    async with rig() as r:
+        wrong = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
+        assert (await r.ring("rtc_forged", secret=wrong)).status_code == 401
+        assert (await r.ring("rtc_tampered", tamper=True)).status_code == 401
+        stale = await r.ring("rtc_stale", timestamp=int(__import__("time").time()) - 3600)
+        assert stale.status_code == 401 and "tolerance" in stale.json()["error"]
+        async with httpx2.AsyncClient() as client:
+            missing = await client.post(f"{r.url}/openai/webhook", content=b"{}")
+        assert missing.status_code == 400
+        # a valid delivery, then the same delivery again: answered once
+        first = await r.ring("rtc_once", webhook_id="wh_fixed")
+        again = await r.ring("rtc_once", webhook_id="wh_fixed")
+        assert first.status_code == 200 and again.json() == {"status": "duplicate"}
+        await r.fake.wait_request("accept")
+        with anyio.fail_after(WAIT_S):
+            await r.fake.calls["rtc_once"].connected.wait()
+        accepted_ids = [req.call_id for req in r.fake.requests_for("accept")]
+        assert accepted_ids == ["rtc_once"]
+        assert len(r.watcher.rung) == 1
+
+
+async def test_without_a_secret_the_webhook_is_off_and_says_why() -> None:
+    async with rig(webhook_key=None) as r:
+        response = await r.ring("rtc_off")
+        assert response.status_code == 503
+        assert "OPENAI_WEBHOOK_SECRET" in response.json()["error"]
+        assert not r.fake.requests
+
+
+async def test_approval_refused_on_calls_tells_the_model() -> None:
+    config = parse_config({"plugins": {"calltools": {"approval": ["lookup"]}}})
+    async with rig(config=config) as r:
+        await accepted(r, "rtc_approve")
+        call = r.fake.calls["rtc_approve"]
+        item = await call.call_tool("calls__lookup", {"city": "Rome"})
+        output = await call.output_for(item["call_id"])
+        assert "declined" in output or "refused" in output, output
+        assert "sunny" not in output
+
+
+async def test_approval_auto_runs_the_tool() -> None:
+    config = parse_config({"plugins": {"calltools": {"approval": ["lookup"]}}})
+    async with rig(config=config, approval="auto") as r:
+        await accepted(r, "rtc_auto")
+        call = r.fake.calls["rtc_auto"]
+        item = await call.call_tool("calls__lookup", {"city": "Rome"})
+        assert await call.output_for(item["call_id"]) == "sunny in Rome"
