@@ -4,9 +4,11 @@ A tool learns which call it is in from `_meta` `dev.mcp-voice/call` (`transport`
 which the session host sends with every tool call; the model never sees or chooses a call id.
 Transfers go only to the configured names (SIP REFER), so a caller cannot talk the model into
 dialling an arbitrary number.
+
+No `from __future__ import annotations` here: `transfer`'s parameter type is built at run time
+from the configured targets, and MCPServer reads it from the live annotation.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
