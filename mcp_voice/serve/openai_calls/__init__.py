@@ -42,8 +42,8 @@ def openai_call_routes(
     for path, off in ((WEBHOOK_PATH, calls.webhook_off), (WEBRTC_PATH, calls.webrtc_off)):
         if off is None:
             log.info("POST %s is on", path)
-        else:
-            log.info("POST %s is off: %s", path, off)
+        else:  # a warning only when the operator asked for calls: relay-only setups need no noise
+            log.log(logging.WARNING if calls.configured else logging.INFO, "POST %s is off: %s", path, off)
     return [
         Route(WEBHOOK_PATH, incoming.handle, methods=["POST"], name="openai_webhook"),
         Route(WEBRTC_PATH, webrtc.handle, methods=["POST"], name="openai_webrtc"),

@@ -116,9 +116,14 @@ class IncomingCalls:
         return JSONResponse({"status": "ok"}, background=BackgroundTask(self.answer, context))
 
     def _decision(self, context: CallContext) -> CallDecision:
+        """The deciders' answer; none (or a failing decider) means: accept with the configured session."""
         if self.decide is not None:
-            decision = self.decide(context)
-            if decision is not None:
+            try:
+                decision = self.decide(context)
+            except Exception:
+                log.exception("call %s: the incoming_call decider failed; accepting", context.call_id)
+                decision = None
+            if isinstance(decision, CallDecision):
                 return decision
         return CallDecision.accept()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mcp_voice.protocol.openai_calls import base_url, websocket_base_url
+from mcp_voice.serve.auth import AuthConfigError
 from mcp_voice.serve.openai_calls.webhooks import secret_key
 
 
@@ -30,6 +31,8 @@ class CallsSettings:
     webrtc: bool = True
     secret_env: str = "OPENAI_WEBHOOK_SECRET"
     key_env: str = "OPENAI_API_KEY"
+    configured: bool = False
+    """The config has an `[openai_calls]` table: a part that is off then deserves a warning."""
 
     @property
     def webhook_off(self) -> str | None:
@@ -64,7 +67,7 @@ class CallsSettings:
 def calls_settings(config: Any, env: Mapping[str, str] = os.environ) -> CallsSettings:
     """`[openai_calls]` (absent: defaults) with the secrets read from the environment.
 
-    Raises ValueError for a `whsec_` secret that is not base64, so serve refuses to start with it.
+    Raises `AuthConfigError` for a `whsec_` secret that is not base64: serve refuses to start with it.
     """
     table = getattr(config, "openai_calls", None)
     values: dict[str, Any] = table.model_dump() if table is not None else {}
@@ -73,8 +76,12 @@ def calls_settings(config: Any, env: Mapping[str, str] = os.environ) -> CallsSet
     literal = values.get("webhook_secret")
     secret = env.get(secret_env) or (literal.get_secret_value() if literal is not None else None)
     rest = base_url(env, values.get("base_url"))
+    try:
+        webhook_key = secret_key(secret) if secret else None
+    except ValueError as exc:
+        raise AuthConfigError(f"{secret_env}: {exc}") from None
     return CallsSettings(
-        webhook_key=secret_key(secret) if secret else None,
+        webhook_key=webhook_key,
         api_key=env.get(key_env) or None,
         rest_base=rest,
         ws_base=websocket_base_url(rest, values.get("websocket_base_url")),
@@ -85,4 +92,5 @@ def calls_settings(config: Any, env: Mapping[str, str] = os.environ) -> CallsSet
         webrtc=values.get("webrtc", True),
         secret_env=secret_env,
         key_env=key_env,
+        configured="openai_calls" in getattr(config, "model_fields_set", ()),
     )
