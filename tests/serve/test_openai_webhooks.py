@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 from openai import InvalidWebhookSignatureError, OpenAI
 
+from mcp_voice.config import parse_config
+from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.openai_calls.incoming import call_context, sip_user
 from mcp_voice.serve.openai_calls.webhooks import SeenDeliveries, WebhookRejected, secret_key, verify
 from mcp_voice.session.decision import CallDecision
+from mcp_voice_call_control import CallControlSettings
 from tests.serve.fake_openai import SECRET, incoming_event, webhook_headers
 
 SDK = OpenAI(api_key="sk-unused", webhook_secret=SECRET)
@@ -105,3 +112,14 @@ def test_call_decisions_check_their_values() -> None:
     with pytest.raises(ValueError, match="400-699"):
         CallDecision.reject(200)
     assert CallDecision.refer("sip:desk@example.com").target_uri == "sip:desk@example.com"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/openai-calls.md"])
+def test_the_documented_settings_are_valid(doc: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / doc).read_text()
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if "[openai_calls]" in b]
+    config = parse_config(tomllib.loads(textwrap.dedent(block)))
+    settings = calls_settings(config, {"OPENAI_WEBHOOK_SECRET": SECRET, "OPENAI_API_KEY": "k"})
+    assert settings.webhook_off is None and settings.instructions
+    control = config.plugin_settings("call_control", CallControlSettings)
+    assert control.enabled and control.transfer_targets
