@@ -105,6 +105,7 @@ class FakeCall:
     _inbox: Any = None
     _inbox_rx: Any = None
     _close: anyio.Event = field(default_factory=anyio.Event)
+    _disconnected: anyio.Event = field(default_factory=anyio.Event)
     _close_code: int = 1000
 
     def __post_init__(self) -> None:
@@ -150,6 +151,14 @@ class FakeCall:
         )
         return str(event["item"]["output"])
 
+    async def wait_connections(self, count: int) -> None:
+        """Until the sideband has been opened `count` times (a reconnect makes it 2)."""
+        with anyio.fail_after(WAIT_S):
+            while self.connections < count:
+                await self.connected.wait()
+                if self.connections < count:
+                    await self._disconnected.wait()
+
     def sent(self, kind: str) -> list[Event]:
         return [e for e in self.events if e["type"] == kind]
 
@@ -174,6 +183,7 @@ class FakeCall:
         self.connections += 1
         self.headers.append({k.lower(): v for k, v in ws.headers.items()})
         self._close = anyio.Event()
+        self._disconnected = anyio.Event()
         send, receive = anyio.create_memory_object_stream[Event](math.inf)
         self._outbox = send
         session = {"type": "realtime", "object": "realtime.session", "id": "sess_" + self.call_id}
@@ -203,6 +213,7 @@ class FakeCall:
                 return
             finally:
                 self.connected = anyio.Event()
+                self._disconnected.set()
         await ws.close(self._close_code)
 
     async def _model(self, event: Event) -> None:

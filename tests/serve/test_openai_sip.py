@@ -195,11 +195,16 @@ async def test_a_dropped_sideband_reconnects_and_delivers_the_owed_result_once()
         with anyio.fail_after(WAIT_S):
             await r.tools.gate.started.wait()
         await call.drop()  # the connection breaks; the call goes on at OpenAI
-        with anyio.fail_after(WAIT_S):
-            while call.connections < 2:
-                assert not r.watcher.gone.is_set(), f"the session ended: {r.watcher.ended}"
-                await anyio.sleep(0.05)
-            await call.connected.wait()
+        async with anyio.create_task_group() as race:  # whichever comes first: a reconnect, or the end
+
+            async def first(wait: Any) -> None:
+                await wait()
+                race.cancel_scope.cancel()
+
+            race.start_soon(first, lambda: call.wait_connections(2))
+            race.start_soon(first, r.watcher.gone.wait)
+        assert not r.watcher.gone.is_set(), f"the session ended: {r.watcher.ended}"
+        assert call.connections == 2
         r.tools.gate.release.set()
         await call.next("conversation.item.create", lambda e: item["call_id"] in json.dumps(e["item"]))
         delivered = [
@@ -207,3 +212,21 @@ async def test_a_dropped_sideband_reconnects_and_delivers_the_owed_result_once()
         ]
         assert len(delivered) == 1
         assert not r.tools.gate.cancelled.is_set() and not r.watcher.gone.is_set()
+
+
+async def test_barge_in_cancels_a_tool_whose_policy_says_so() -> None:
+    config = parse_config({"plugins": {"calltools": {"on_barge_in": "cancel"}}})
+    async with rig(config=config) as r:
+        await accepted(r, "rtc_cancel")
+        call = r.fake.calls["rtc_cancel"]
+        item = await call.call_tool("calls__report", {"topic": "cancelled"})
+        await call.output_for(item["call_id"])  # the placeholder
+        with anyio.fail_after(WAIT_S):
+            await r.tools.gate.started.wait()
+        await call.play(ev("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_user"))
+        with anyio.fail_after(WAIT_S):
+            await r.tools.gate.cancelled.wait()  # MCP cancellation reached the tool
+        # nothing is injected for it: the next host item is the DTMF text, not a result
+        await call.play(ev("input_audio_buffer.dtmf_event_received", event="#", received_at=1767225600))
+        pressed = await call.next("conversation.item.create", lambda e: e["item"].get("type") == "message")
+        assert pressed["item"]["content"][0]["text"] == "The caller pressed #."
