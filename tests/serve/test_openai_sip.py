@@ -230,3 +230,11 @@ async def test_barge_in_cancels_a_tool_whose_policy_says_so() -> None:
         await call.play(ev("input_audio_buffer.dtmf_event_received", event="#", received_at=1767225600))
         pressed = await call.next("conversation.item.create", lambda e: e["item"].get("type") == "message")
         assert pressed["item"]["content"][0]["text"] == "The caller pressed #."
+
+
+async def test_the_same_call_under_a_new_delivery_id_is_answered_once() -> None:
+    async with rig() as r:
+        await accepted(r, "rtc_twice")
+        again = await r.ring("rtc_twice")  # a fresh, validly signed delivery of the same call
+        assert again.status_code == 200 and again.json() == {"status": "duplicate"}
+        assert len(r.fake.requests_for("accept")) == 1 and r.fake.calls["rtc_twice"].connections == 1

@@ -86,6 +86,7 @@ class IncomingCalls:
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
         self.seen = SeenDeliveries()
         self.active: dict[str, CallContext] = {}
+        """Calls being answered or running, by call id: one session per call."""
 
     async def handle(self, request: Request) -> Response:
         off = self.calls.webhook_off
@@ -113,6 +114,9 @@ class IncomingCalls:
         if not isinstance(data, dict) or not isinstance(data.get("call_id"), str) or not data["call_id"]:
             return JSONResponse({"error": "realtime.call.incoming without data.call_id"}, status_code=400)
         context = call_context(data)
+        if data["call_id"] in self.active:  # the same call offered again under another delivery id
+            return JSONResponse({"status": "duplicate"})
+        self.active[data["call_id"]] = context
         return JSONResponse({"status": "ok"}, background=BackgroundTask(self.answer, context))
 
     def _decision(self, context: CallContext) -> CallDecision:
@@ -129,6 +133,12 @@ class IncomingCalls:
 
     async def answer(self, context: CallContext) -> None:
         """Decide, answer OpenAI, and (accepted) run the call's session until it ends."""
+        try:
+            await self._answer(context)
+        finally:
+            self.active.pop(context.call_id or "", None)
+
+    async def _answer(self, context: CallContext) -> None:
         call_id = context.call_id or ""
         decision = self._decision(context)
         api_key = self.calls.api_key or ""
@@ -147,20 +157,16 @@ class IncomingCalls:
             except CallsAPIError as exc:
                 log.warning("call %s: %s", call_id, exc)
                 return
-        log.info("call %s accepted (caller %s)", call_id, context.caller or "unknown")
-        self.active[call_id] = context
-        try:
-            await run_call_session(
-                self.registry,
-                lambda: open_sideband(call_id, api_key=api_key, ws_base=self.calls.ws_base),
-                self.settings.host,
-                approval=self.calls.approval,
-                context=context,
-                observer=self.observer,
-                extra_tools=extra,
-            )
-        finally:
-            self.active.pop(call_id, None)
+        log.info("call %s accepted", call_id)
+        await run_call_session(
+            self.registry,
+            lambda: open_sideband(call_id, api_key=api_key, ws_base=self.calls.ws_base),
+            self.settings.host,
+            approval=self.calls.approval,
+            context=context,
+            observer=self.observer,
+            extra_tools=extra,
+        )
 
     def session_for(self, decision: CallDecision) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The accept body (defaults, then the plugin's fields) and the plugin's own tools."""
