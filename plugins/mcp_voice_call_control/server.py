@@ -9,7 +9,6 @@ No `from __future__ import annotations` here: `transfer`'s parameter type is bui
 from the configured targets, and MCPServer reads it from the live annotation.
 """
 
-
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
+from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError, tls_context_once
 from mcp_voice.session.context import META_CALL
 
 SERVER_NAME = "call"
@@ -44,12 +43,13 @@ def build_server(
 ) -> MCPServer:
     server = MCPServer(SERVER_NAME, log_level="WARNING")
     names = sorted(targets)
+    tls = tls_context_once()
 
     def api() -> CallsAPI:
         key = api_key()
         if not key:
             raise ToolError("call control is not configured with an OpenAI key")
-        return CallsAPI(key, rest_base)
+        return CallsAPI(key, rest_base, tls=tls)
 
     @server.tool(
         description="End the phone call. Say goodbye first: the line goes dead at once.",

@@ -234,6 +234,7 @@ class FakeOpenAI:
     requests: list[Request_] = field(default_factory=list)
     calls: dict[str, FakeCall] = field(default_factory=dict)
     changed: anyio.Event = field(default_factory=anyio.Event)
+    http: httpx2.AsyncClient = field(default_factory=lambda: httpx2.AsyncClient(timeout=30))
 
     @property
     def rest_base(self) -> str:
@@ -333,8 +334,7 @@ class FakeOpenAI:
         headers = webhook_headers(body, secret=secret, webhook_id=webhook_id, timestamp=timestamp)
         if tamper:
             body = body.replace(b"+1555", b"+1666")
-        async with httpx2.AsyncClient() as client:
-            return await client.post(f"{serve_url}/openai/webhook", content=body, headers=headers)
+        return await self.http.post(f"{serve_url}/openai/webhook", content=body, headers=headers)
 
 
 def webhook_headers(
@@ -354,6 +354,6 @@ def webhook_headers(
 async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     fake = FakeOpenAI()
     sock = bind_socket("127.0.0.1", 0)
-    async with running(fake.app(), sock):
+    async with fake.http, running(fake.app(), sock):
         fake.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         yield fake

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Route
 
+from mcp_voice.protocol.openai_calls import tls_context_once
 from mcp_voice.serve.openai_calls.incoming import IncomingCalls
 from mcp_voice.serve.openai_calls.settings import CallsSettings, calls_settings
 from mcp_voice.serve.openai_calls.webrtc import WebRTCCalls
@@ -37,8 +38,9 @@ def openai_call_routes(
 ) -> list[Route]:
     """The two routes, always present: when a part is off it answers 503 saying why (and serve logs it)."""
     calls = settings.calls
-    incoming = IncomingCalls(registry, settings, calls, observer)
-    webrtc = WebRTCCalls(registry, settings, calls, observer)
+    tls = tls_context_once()
+    incoming = IncomingCalls(registry, settings, calls, observer, tls)
+    webrtc = WebRTCCalls(registry, settings, calls, observer, tls)
     for path, off in ((WEBHOOK_PATH, calls.webhook_off), (WEBRTC_PATH, calls.webrtc_off)):
         if off is None:
             log.info("POST %s is on", path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -78,11 +79,13 @@ class IncomingCalls:
         settings: ServeSettings,
         calls: CallsSettings,
         observer: SessionObserver | None,
+        tls: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.calls = calls
         self.observer = observer
+        self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
         self.seen = SeenDeliveries()
         self.active: dict[str, CallContext] = {}
@@ -142,7 +145,7 @@ class IncomingCalls:
         call_id = context.call_id or ""
         decision = self._decision(context)
         api_key = self.calls.api_key or ""
-        async with CallsAPI(api_key, self.calls.rest_base) as api:
+        async with CallsAPI(api_key, self.calls.rest_base, tls=self.tls) as api:
             try:
                 if decision.action == "reject":
                     await api.reject(call_id, decision.status_code)

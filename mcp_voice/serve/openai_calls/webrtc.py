@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
@@ -56,11 +58,13 @@ class WebRTCCalls:
         settings: ServeSettings,
         calls: CallsSettings,
         observer: SessionObserver | None,
+        tls: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
         self.calls = calls
         self.observer = observer
+        self.tls = tls
 
     async def handle(self, request: Request) -> Response:
         if not is_authorized(self.settings, request):
@@ -80,7 +84,7 @@ class WebRTCCalls:
         if host_tools or own_tools:
             forwarded["tools"] = host_tools + own_tools
         api_key = self.calls.api_key or ""
-        async with CallsAPI(api_key, self.calls.rest_base) as api:
+        async with CallsAPI(api_key, self.calls.rest_base, tls=self.tls) as api:
             try:
                 created = await api.create(sdp, forwarded)
             except CallsAPIError as exc:
