@@ -26,6 +26,7 @@ from mcp_voice.protocol.events import error_event
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
 from mcp_voice.serve.targets import display_name
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
@@ -51,6 +52,8 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     """Clients must present it; None: no auth (loopback only, enforced by `run`)."""
     host: HostSettings = field(default_factory=HostSettings)
+    calls: CallsSettings = field(default_factory=CallsSettings)
+    """OpenAI SIP webhooks and WebRTC calls (off unless a webhook secret / OpenAI key is set)."""
 
 
 class RealtimeEndpoint:
@@ -163,7 +166,11 @@ def create_app(
         )
 
     app = Starlette(
-        routes=[WebSocketRoute("/v1/realtime", endpoint), Route("/healthz", healthz, methods=["GET"])]
+        routes=[
+            WebSocketRoute("/v1/realtime", endpoint),
+            Route("/healthz", healthz, methods=["GET"]),
+            *openai_call_routes(registry, settings, observer),
+        ]
     )
     app.state.endpoint = endpoint
     return app

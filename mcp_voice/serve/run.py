@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from mcp_voice.serve import auth
 from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
@@ -76,6 +77,7 @@ def resolve_options(
         api_key=upstream_api_key(target, env, pick(upstream_key_env, "upstream_key_env", None)),
         token=token,
         host=host_settings(config),
+        calls=calls_settings(config, env),
     )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
 
