@@ -58,7 +58,7 @@ async def test_beyond_loopback_without_token_refuses_to_start(tmp_path: Path) ->
             code = await proc.wait()
     assert code != 0
     assert line == ""
-    assert "without a token" in err and "MCP_VOICE_TOKEN" in err
+    assert "without API keys" in err and "MCP_VOICE_API_KEYS" in err and "--insecure" in err
 
 
 async def test_openai_key_is_not_sent_to_a_url_upstream(tmp_path: Path, fake_upstream: FakeUpstream) -> None:
