@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     redact.install()  # before the first log line: no key or token in any line, at any level
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(args.log_level.upper())  # main() may have configured the root already
     setup = common.load_setup(args)  # a bad config file raises ConfigError: main reports it
     try:
         options = resolve_options(

@@ -27,9 +27,9 @@ _PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic)(\s+|%20|\+)[^\s'\",;)\]}]+"), r"\1\2" + MASK),
     # the browser subprotocol carrying a key
     (re.compile(r"(openai-insecure-api-key\.)[^\s'\",;)\]}]+"), r"\1" + MASK),
-    # ?token=X&... (and the other names a key travels under in a query string)
+    # token=X in a query string or a message (and the other names a key travels under)
     (
-        re.compile(r"(?i)([?&;](?:token|api[_-]?key|key|client_secret|secret|access_token)=)[^&\s'\"#]+"),
+        re.compile(r"(?i)(\b(?:token|api[_-]?key|key|client_secret|secret|access_token)=)[^&\s'\"#,)]+"),
         r"\1" + MASK,
     ),
     # ephemeral client secrets and OpenAI-style keys, wherever they appear
