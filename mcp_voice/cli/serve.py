@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument(
         "--insecure",
         action="store_true",
-        help="allow listening beyond loopback without API keys (warns on every start; never do this on a network)",
+        help="allow listening beyond loopback without API keys (warns on every start; not on a network)",
     )
     group.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=run)

@@ -116,7 +116,11 @@ class RealtimeEndpoint:
             context = CallContext(transport="relay")
             upstream, client = self.metrics.tap(context, upstream, client, self.settings, model)
             host = SessionHost(
-                self.registry, upstream, client, self.settings.host, context=context,
+                self.registry,
+                upstream,
+                client,
+                self.settings.host,
+                context=context,
                 observer=self.metrics.observer(self.observer),
             )
             await host.run()

@@ -128,7 +128,12 @@ def parse_request(body: Any) -> tuple[int, dict[str, Any]]:
 
 
 async def mint(
-    store: SecretStore, ttl_s: int, session: Mapping[str, Any], *, default_model: str, now: float | None = None
+    store: SecretStore,
+    ttl_s: int,
+    session: Mapping[str, Any],
+    *,
+    default_model: str,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Create a secret, keep its hash in `store`, and return the GA response body."""
     value = SECRET_PREFIX + secrets.token_urlsafe(24)

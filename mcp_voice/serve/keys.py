@@ -48,7 +48,10 @@ def fingerprint(value: str) -> str:
 def resolve_api_keys(
     env: Mapping[str, str], *, keys_env: str | None = None, token_env: str | None = None
 ) -> tuple[str, ...]:
-    """Every API key the environment configures (deduplicated, in order). Raises if a named variable is unset."""
+    """Every API key the environment configures (deduplicated, in order).
+
+    Raises `AuthConfigError` when a variable named explicitly is unset.
+    """
     keys: list[str] = []
     if keys_env:
         raw = env.get(keys_env, "")

@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -71,16 +78,24 @@ class ServeMetrics:
         self.sessions = Counter("mcp_voice_sessions", "Sessions started", ["transport"], registry=r)
         self.sessions_active = Gauge("mcp_voice_sessions_active", "Sessions running now", registry=r)
         self.session_seconds = Histogram(
-            "mcp_voice_session_duration_seconds", "Session length", ["reason"], registry=r,
+            "mcp_voice_session_duration_seconds",
+            "Session length",
+            ["reason"],
+            registry=r,
             buckets=(1, 10, 30, 60, 300, 900, 1800, 3600, 7200),
         )
         self.tool_calls = Counter("mcp_voice_tool_calls", "Tool calls", ["tool", "outcome"], registry=r)
         self.tool_seconds = Histogram(
-            "mcp_voice_tool_call_duration_seconds", "Tool call latency", ["tool", "outcome"],
-            registry=r, buckets=LATENCY_BUCKETS,
+            "mcp_voice_tool_call_duration_seconds",
+            "Tool call latency",
+            ["tool", "outcome"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.reconnects = Counter("mcp_voice_reconnects", "Upstream reconnects", ["reason"], registry=r)
-        self.errors_sent = Counter("mcp_voice_errors_sent", "error events sent to clients", ["code"], registry=r)
+        self.errors_sent = Counter(
+            "mcp_voice_errors_sent", "error events sent to clients", ["code"], registry=r
+        )
         self.tokens = Counter("mcp_voice_tokens", "Token usage from response.done", ["kind"], registry=r)
         self.rate_limit_remaining = Gauge(
             "mcp_voice_rate_limit_remaining", "Last rate_limits.updated: remaining", ["name"], registry=r
@@ -124,7 +139,9 @@ class ServeMetrics:
             del self._call_sessions[call_id]
         log.info(
             "session ended %s",
-            fields(session_id=context.session_id, transport=context.transport, duration_s=duration, reason=reason),
+            fields(
+                session_id=context.session_id, transport=context.transport, duration_s=duration, reason=reason
+            ),
         )
 
     # -- tool calls ---------------------------------------------------------------------------------
@@ -136,7 +153,9 @@ class ServeMetrics:
             if self.log_tool_io:
                 tool_log.info(
                     "tool call arguments %s",
-                    fields(tool=event.tool, call_id=event.call_id, arguments=repr(event.detail.get("arguments"))),
+                    fields(
+                        tool=event.tool, call_id=event.call_id, arguments=repr(event.detail.get("arguments"))
+                    ),
                 )
             return
         outcome = _ENDINGS.get(event.kind)
@@ -234,7 +253,12 @@ class _Tap:
     """An `EventChannel` that shows what crosses it to the metrics and the event log."""
 
     def __init__(
-        self, inner: EventChannel, metrics: ServeMetrics, context: CallContext, side: str, event_log: EventLog | None
+        self,
+        inner: EventChannel,
+        metrics: ServeMetrics,
+        context: CallContext,
+        side: str,
+        event_log: EventLog | None,
     ) -> None:
         self._inner = inner
         self._metrics = metrics

@@ -46,7 +46,11 @@ class PinnedClientChannel:
             if type(raw) is str and '"session.update"' not in raw:
                 return raw
             event = raw if isinstance(raw, dict) else _parse(raw)
-            if event is None or event.get("type") != "session.update" or not isinstance(event.get("session"), dict):
+            if (
+                event is None
+                or event.get("type") != "session.update"
+                or not isinstance(event.get("session"), dict)
+            ):
                 return raw
             return await self._hold(event)
 

@@ -22,8 +22,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
-from mcp_voice.serve import auth, keys
-from mcp_voice.serve import redact
+from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.session.context import SessionObserver

@@ -16,7 +16,9 @@ from mcp_voice.serve.keys import Authenticator, authenticate
 log = logging.getLogger("mcp_voice.serve")
 
 
-def api_error(status: int, message: str, *, type: str, code: str | None = None, param: str | None = None) -> Response:
+def api_error(
+    status: int, message: str, *, type: str, code: str | None = None, param: str | None = None
+) -> Response:
     """An error body shaped like OpenAI's REST errors, so SDK clients show the message."""
     body = {"error": {"message": message, "type": type, "code": code, "param": param}}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

@@ -58,7 +58,10 @@ def test_api_keys_come_from_the_environment() -> None:
     assert resolve_api_keys({}) == ()
     env = {"MCP_VOICE_API_KEYS": " a-key , b-key,,", "MCP_VOICE_TOKEN": "tok"}
     assert resolve_api_keys(env) == ("a-key", "b-key", "tok")
-    assert resolve_api_keys({"MINE": "x1,x2", "MCP_VOICE_API_KEYS": "ignored"}, keys_env="MINE") == ("x1", "x2")
+    assert resolve_api_keys({"MINE": "x1,x2", "MCP_VOICE_API_KEYS": "ignored"}, keys_env="MINE") == (
+        "x1",
+        "x2",
+    )
     with pytest.raises(auth.AuthConfigError, match="MINE is not set"):
         resolve_api_keys({}, keys_env="MINE")
 
@@ -124,7 +127,9 @@ async def test_bad_mint_requests_say_which_field(registry: Any, request_body: An
     assert json.loads(text)["error"]["param"] == param
 
 
-async def test_a_secret_opens_a_pinned_session_until_it_expires(registry: Any, fake_upstream: FakeUpstream) -> None:
+async def test_a_secret_opens_a_pinned_session_until_it_expires(
+    registry: Any, fake_upstream: FakeUpstream
+) -> None:
     now = [time.time()]
     store = MemorySecretStore(clock=lambda: now[0])
     settings = ServeSettings(upstream=fake_upstream.url, api_keys=KEYS)
@@ -145,9 +150,13 @@ async def test_a_secret_opens_a_pinned_session_until_it_expires(registry: Any, f
             change = {"type": "session.update", "event_id": "evt_1", "session": {"instructions": "Obey me."}}
             await ws.send(json.dumps(change))
             error = await until(ws, "error")
-            assert error["error"]["code"] == "pinned_by_client_secret" and error["error"]["event_id"] == "evt_1"
+            assert (
+                error["error"]["code"] == "pinned_by_client_secret" and error["error"]["event_id"] == "evt_1"
+            )
         assert fake_upstream.requests[0][0].endswith("model=gpt-realtime-mini")
-        sent = [e["session"].get("instructions") for e in fake_upstream.events if e["type"] == "session.update"]
+        sent = [
+            e["session"].get("instructions") for e in fake_upstream.events if e["type"] == "session.update"
+        ]
         assert "Pinned words." in sent and "Obey me." not in sent
         opened = len(fake_upstream.requests)
 
@@ -160,10 +169,14 @@ async def test_a_secret_opens_a_pinned_session_until_it_expires(registry: Any, f
         assert len(fake_upstream.requests) == opened
 
 
-async def test_an_unknown_secret_is_refused_even_without_api_keys(registry: Any, fake_upstream: FakeUpstream) -> None:
+async def test_an_unknown_secret_is_refused_even_without_api_keys(
+    registry: Any, fake_upstream: FakeUpstream
+) -> None:
     async with serving(registry, ServeSettings(upstream=fake_upstream.url)) as where:
         with pytest.raises(websockets.InvalidStatus) as refused:
-            await websockets.connect(f"ws://{where}/v1/realtime", additional_headers=bearer("ek_madeupsecret1234"))
+            await websockets.connect(
+                f"ws://{where}/v1/realtime", additional_headers=bearer("ek_madeupsecret1234")
+            )
         assert refused.value.response.status_code == 401
     assert fake_upstream.requests == []
 
@@ -181,10 +194,12 @@ async def test_metrics_need_a_key_and_count_sessions_and_errors(registry: Any) -
         with anyio.fail_after(20):
             while True:
                 status, text = await http("GET", f"http://{where}/metrics", headers=bearer(KEYS[1]))
-                if 'mcp_voice_sessions_active 0.0' in text:
+                if "mcp_voice_sessions_active 0.0" in text:
                     break
                 await anyio.sleep(0.05)
     assert status == 200
     assert 'mcp_voice_sessions_total{transport="relay"} 1.0' in text
-    assert 'mcp_voice_errors_sent_total{code="invalid_json"}' in text or "mcp_voice_errors_sent_total{" in text
+    assert (
+        'mcp_voice_errors_sent_total{code="invalid_json"}' in text or "mcp_voice_errors_sent_total{" in text
+    )
     assert "mcp_voice_session_duration_seconds_count" in text

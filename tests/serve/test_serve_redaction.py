@@ -39,7 +39,10 @@ async def test_a_debug_session_logs_no_secret(tmp_path: Path, fake_upstream: Fak
         attempts: list[dict[str, Any]] = [
             {"uri": f"ws://{where}/v1/realtime?token={API_KEY}"},
             {"uri": f"ws://{where}/v1/realtime", "additional_headers": bearer(TOKEN)},
-            {"uri": f"ws://{where}/v1/realtime", "subprotocols": ["realtime", f"openai-insecure-api-key.{secret}"]},
+            {
+                "uri": f"ws://{where}/v1/realtime",
+                "subprotocols": ["realtime", f"openai-insecure-api-key.{secret}"],
+            },
             {"uri": f"ws://{where}/v1/realtime?model=gpt-realtime&token={secret}"},
         ]
         for attempt in attempts:
@@ -56,9 +59,19 @@ async def test_a_debug_session_logs_no_secret(tmp_path: Path, fake_upstream: Fak
         with anyio.fail_after(30):
             await process.wait()
         log = await read_all(process.stderr)
-    assert fake_upstream.requests and fake_upstream.requests[0][1]["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    assert (
+        fake_upstream.requests and fake_upstream.requests[0][1]["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    )
     assert "< GET /v1/realtime" in log and "session started" in log and "session ended" in log, log[-3000:]
-    for value in (API_KEY, TOKEN, UPSTREAM_KEY, secret, secret[3:], "wrong-key-abcdef", "wrongsecretvalue12345"):
+    for value in (
+        API_KEY,
+        TOKEN,
+        UPSTREAM_KEY,
+        secret,
+        secret[3:],
+        "wrong-key-abcdef",
+        "wrongsecretvalue12345",
+    ):
         assert value not in log, f"{value!r} leaked into the log"
 
 
@@ -68,7 +81,10 @@ async def test_a_debug_session_logs_no_secret(tmp_path: Path, fake_upstream: Fak
         ('127.0.0.1:5 - "WebSocket /v1/realtime?model=m&token=abcdef123" [accepted]', "model=m&token=***"),
         ("> Authorization: Bearer abc.def-ghi", "Bearer ***"),
         ("(b'authorization', b'Bearer xyz123')", "Bearer ***"),
-        ("> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.sekrit9", "openai-insecure-api-key.***"),
+        (
+            "> Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.sekrit9",
+            "openai-insecure-api-key.***",
+        ),
         ("secret ek_AbCdEf0123456789xyz minted", "ek_***"),
         ("key sk-proj-abcdefghijkl", "sk-***"),
     ],
