@@ -110,10 +110,11 @@ class SessionConfig(_Table):
     dtmf_text: str = "The caller pressed {digit}."
     """The user text for a keypad press; `{digit}` is replaced by the key."""
     client_server_urls: list[str] = Field(default_factory=list)
-    """URL patterns (fnmatch, e.g. "https://mcp.example.com/*") of MCP servers a client may name by
-    URL; empty: clients can name only the host's own servers. Loopback, private and link-local
-    addresses must be named by a pattern explicitly. A pattern prefixed "headers:" also passes
-    the client's headers. See docs/session.md."""
+    """URL patterns (shell-style, e.g. "https://mcp.example.com/*") of MCP servers a client may name
+    by URL; empty: clients can name only the host's own servers. Loopback, private and link-local
+    hosts must be named by a pattern literally ("http://127.0.0.1:9000/*"). See docs/session.md."""
+    client_server_headers: list[str] = Field(default_factory=list)
+    """URL patterns to which a client's `mcp_server` headers are passed (none by default)."""
     client_server_timeout_s: PositiveFloat = 5.0
     """How long connecting to a client-named server may take before "could not connect"."""
 
