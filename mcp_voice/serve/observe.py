@@ -166,6 +166,8 @@ class ServeMetrics:
         duration = time.monotonic() - call.started if call else 0.0
         self.tool_calls.labels(tool=tool, outcome=outcome).inc()
         self.tool_seconds.labels(tool=tool, outcome=outcome).observe(duration)
+        if not tool_log.isEnabledFor(logging.INFO):
+            return
         error = event.detail.get("kind") if outcome == "error" else None
         tool_log.info(
             "tool call %s",
