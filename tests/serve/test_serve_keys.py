@@ -203,3 +203,25 @@ async def test_metrics_need_a_key_and_count_sessions_and_errors(registry: Any) -
         'mcp_voice_errors_sent_total{code="invalid_json"}' in text or "mcp_voice_errors_sent_total{" in text
     )
     assert "mcp_voice_session_duration_seconds_count" in text
+
+
+async def test_the_openai_sdk_mints_a_secret_and_a_session_opens_with_it(registry: Any) -> None:
+    """A backend with the openai SDK mints; a "browser" connects with the ephemeral secret as its key."""
+    from openai import AsyncOpenAI
+
+    async with serving(registry, ServeSettings(upstream="sim", api_keys=KEYS)) as where:
+        backend = AsyncOpenAI(api_key=KEYS[0], base_url=f"http://{where}/v1", max_retries=0)
+        minted = await backend.realtime.client_secrets.create(
+            expires_after={"anchor": "created_at", "seconds": 300},
+            session={"type": "realtime", "model": "gpt-realtime", "instructions": "From the backend."},
+        )
+        assert minted.value.startswith("ek_") and minted.session.instructions == "From the backend."
+        browser = AsyncOpenAI(api_key=minted.value, websocket_base_url=f"ws://{where}/v1", max_retries=0)
+        with anyio.fail_after(30):
+            async with browser.realtime.connect(model="gpt-realtime") as conn:
+                async for event in conn:
+                    if event.type == "session.updated" and event.session.instructions == "From the backend.":
+                        break
+        refused = AsyncOpenAI(api_key="ek_notminted0000000", base_url=f"http://{where}/v1", max_retries=0)
+        with pytest.raises(Exception, match="401"):
+            await refused.realtime.client_secrets.create()
