@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,19 @@ def test_credential_shapes_are_masked(line: str, kept: str) -> None:
     assert kept in redact.redact(line)
 
 
-def test_installed_redaction_covers_every_logger_and_known_values(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture
+def installed() -> Iterator[None]:
+    """Redaction installed for one test, then the process's logging as it was."""
+    previous = logging.getLogRecordFactory()
     redact.install(["plain-known-secret"])
+    yield
+    logging.setLogRecordFactory(previous)
+    redact._installed = False
+    redact._known.discard("plain-known-secret")
+
+
+@pytest.mark.usefixtures("installed")
+def test_installed_redaction_covers_every_logger_and_known_values(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("some.library").debug("connecting with %s", {"key": "plain-known-secret"})
         try:
