@@ -113,7 +113,9 @@ class RealtimeEndpoint:
             except Exception as exc:
                 await self._upstream_failed(channel, client, exc)
                 return
-            context = CallContext(transport="relay")
+            context = CallContext(
+                transport="relay", extra={"model": model, "upstream": display_name(self.settings.upstream)}
+            )
             upstream, client = self.metrics.tap(context, upstream, client, self.settings, model)
             host = SessionHost(
                 self.registry,

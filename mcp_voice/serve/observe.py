@@ -128,7 +128,15 @@ class ServeMetrics:
         self._started[context.session_id] = time.monotonic()
         self.sessions.labels(transport=context.transport).inc()
         self.sessions_active.inc()
-        log.info("session started %s", fields(session_id=context.session_id, transport=context.transport))
+        log.info(
+            "session started %s",
+            fields(
+                session_id=context.session_id,
+                transport=context.transport,
+                model=context.extra.get("model"),
+                upstream=context.extra.get("upstream"),
+            ),
+        )
 
     def session_ended(self, context: CallContext, reason: str) -> None:
         began = self._started.pop(context.session_id, None)

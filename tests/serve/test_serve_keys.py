@@ -210,18 +210,22 @@ async def test_the_openai_sdk_mints_a_secret_and_a_session_opens_with_it(registr
     from openai import AsyncOpenAI
 
     async with serving(registry, ServeSettings(upstream="sim", api_keys=KEYS)) as where:
-        backend = AsyncOpenAI(api_key=KEYS[0], base_url=f"http://{where}/v1", max_retries=0)
-        minted = await backend.realtime.client_secrets.create(
-            expires_after={"anchor": "created_at", "seconds": 300},
-            session={"type": "realtime", "model": "gpt-realtime", "instructions": "From the backend."},
-        )
+        async with AsyncOpenAI(api_key=KEYS[0], base_url=f"http://{where}/v1", max_retries=0) as backend:
+            minted = await backend.realtime.client_secrets.create(
+                expires_after={"anchor": "created_at", "seconds": 300},
+                session={"type": "realtime", "model": "gpt-realtime", "instructions": "From the backend."},
+            )
         assert minted.value.startswith("ek_") and minted.session.instructions == "From the backend."
-        browser = AsyncOpenAI(api_key=minted.value, websocket_base_url=f"ws://{where}/v1", max_retries=0)
-        with anyio.fail_after(30):
-            async with browser.realtime.connect(model="gpt-realtime") as conn:
-                async for event in conn:
-                    if event.type == "session.updated" and event.session.instructions == "From the backend.":
-                        break
-        refused = AsyncOpenAI(api_key="ek_notminted0000000", base_url=f"http://{where}/v1", max_retries=0)
-        with pytest.raises(Exception, match="401"):
-            await refused.realtime.client_secrets.create()
+        async with AsyncOpenAI(api_key=minted.value, websocket_base_url=f"ws://{where}/v1") as browser:
+            with anyio.fail_after(30):
+                async with browser.realtime.connect(model="gpt-realtime") as conn:
+                    async for event in conn:
+                        if (
+                            event.type == "session.updated"
+                            and event.session.instructions == "From the backend."
+                        ):
+                            break
+        unknown = "ek_notminted0000000"
+        async with AsyncOpenAI(api_key=unknown, base_url=f"http://{where}/v1", max_retries=0) as refused:
+            with pytest.raises(Exception, match="401"):
+                await refused.realtime.client_secrets.create()
