@@ -4,7 +4,8 @@ Every ratio compares figures measured in this same run (the machine is shared an
 numbers from different runs do not compare). Rows:
 
 - tool round trip at the wire (bench/wire.py): serve's host vs the raw MCP call, in-process and
-  stdio, and vs openai-agents' RealtimeSession with the same stdio tool, one fake upstream process;
+  stdio, and vs openai-agents' RealtimeSession with the same tool (in-process and stdio), one fake
+  upstream process;
 - relay audio frames/s, up and down (bench/relay.py): serve vs a bare websockets relay;
 - the late result's response.create delay after the blocking response.done (bench/host.py);
 - sessions held and memory per session: measured by the load test (bench/load), not here.
@@ -72,6 +73,12 @@ def table(w: dict[str, Any], r: dict[str, float], h: dict[str, float], args: arg
             f"| Tool round trip at the wire, tool over stdio (p50 / p99) | {p50['ours_stdio']:.3f} / "
             f"{p99['ours_stdio']:.3f} ms | raw MCP `call_tool` over stdio {p50['raw_stdio']:.3f} / "
             f"{p99['raw_stdio']:.3f} ms | host overhead {w['overhead_stdio']:+.3f} ms (p50) | | {wire_cmd} |"
+        ),
+        (
+            "| Same round trip vs openai-agents `RealtimeSession` (in-process tool, p50) | "
+            f"{p50['ours_inprocess']:.3f} ms | openai-agents {p50['agents_inprocess']:.3f} ms "
+            f"(p99 {p99['agents_inprocess']:.3f}) | {w['ours_vs_agents_inprocess']:.2f}x | <= 0.5x "
+            f"| {wire_cmd} |"
         ),
         (
             "| Same round trip vs openai-agents `RealtimeSession` (stdio tool, p50) | "

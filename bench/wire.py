@@ -6,7 +6,8 @@ One fake upstream (bench/fake_upstream.py) runs in its own process and times, fo
 
 - serve's session host with the tool in-process, and over stdio (serve runs in this process,
   the way `create_app` embeds it; a client WebSocket holds the session open);
-- openai-agents' `RealtimeSession` with the same stdio tool through its `MCPServerStdio`;
+- openai-agents' `RealtimeSession` with the same tool, over stdio through its `MCPServerStdio`
+  and in-process through a minimal `agents.mcp.MCPServer` over `mcp.Client`;
 - the raw MCP `Client.call_tool` in-process and over stdio: the floor. Host overhead is the
   round trip minus this floor.
 
@@ -21,6 +22,7 @@ import logging
 import statistics
 import subprocess
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +87,58 @@ async def ours(fake: FakeUpstream, label: str, target: object) -> list[float]:
     return samples
 
 
-async def agents(fake: FakeUpstream, label: str) -> list[float]:
+def in_process_mcp(target: object) -> Any:
+    """openai-agents' MCPServer over an in-process `mcp.Client` (it ships stdio/HTTP transports only)."""
+    from agents.mcp import MCPServer
+
+    class InProcessMCP(MCPServer):
+        def __init__(self) -> None:
+            super().__init__()
+            self._stack = AsyncExitStack()
+            self._client: Any = None
+
+        @property
+        def name(self) -> str:
+            return "bench"
+
+        async def connect(self) -> None:
+            self._client = await self._stack.enter_async_context(Client(target))  # type: ignore[arg-type]
+
+        async def cleanup(self) -> None:
+            await self._stack.aclose()
+
+        async def __aenter__(self) -> InProcessMCP:
+            await self.connect()
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.cleanup()
+
+        async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[Any]:
+            return list((await self._client.list_tools()).tools)
+
+        async def call_tool(self, tool_name: str, arguments: Any, meta: Any = None) -> Any:
+            return await self._client.call_tool(tool_name, arguments or {})
+
+        async def list_prompts(self) -> Any:
+            return await self._client.list_prompts()
+
+        async def get_prompt(self, name: str, arguments: Any = None) -> Any:
+            return await self._client.get_prompt(name, arguments)
+
+    return InProcessMCP()
+
+
+async def agents(fake: FakeUpstream, label: str, in_process: bool) -> list[float]:
     from agents.mcp import MCPServerStdio
     from agents.realtime import RealtimeAgent, RealtimeRunner
 
     params = stdio_params()
-    async with MCPServerStdio(params={"command": params.command, "args": list(params.args)}) as server:
+    if in_process:
+        mcp_server = in_process_mcp(build_server())
+    else:
+        mcp_server = MCPServerStdio(params={"command": params.command, "args": list(params.args)})
+    async with mcp_server as server:
         agent = RealtimeAgent(name="bench", instructions="Use the tool.", mcp_servers=[server])
         runner = RealtimeRunner(starting_agent=agent, config={"tracing_disabled": True})
         session = await runner.run(model_config={"url": fake.url(label), "api_key": "bench"})
@@ -131,7 +179,8 @@ async def main(calls: int, rounds: int) -> dict[str, Any]:
                     ("raw_stdio", lambda: raw(stdio_params(), calls)),
                     ("ours_inprocess", lambda: ours(fake, "ours_inprocess", build_server())),
                     ("ours_stdio", lambda: ours(fake, "ours_stdio", stdio_params())),
-                    ("agents_stdio", lambda: agents(fake, "agents_stdio")),
+                    ("agents_inprocess", lambda: agents(fake, "agents_inprocess", True)),
+                    ("agents_stdio", lambda: agents(fake, "agents_stdio", False)),
                 ):
                     results.setdefault(label, []).extend((await run())[5:])  # first calls warm up
         finally:
@@ -142,12 +191,16 @@ async def main(calls: int, rounds: int) -> dict[str, Any]:
     figures["overhead_inprocess"] = p50["ours_inprocess"] - p50["raw_inprocess"]
     figures["overhead_stdio"] = p50["ours_stdio"] - p50["raw_stdio"]
     figures["ours_vs_agents"] = p50["ours_stdio"] / p50["agents_stdio"]
+    figures["ours_vs_agents_inprocess"] = p50["ours_inprocess"] / p50["agents_inprocess"]
     for label in results:
         n = len(results[label])
         print(f"{label:<15} round trip p50 {p50[label]:7.3f} ms   p99 {p99[label]:7.3f} ms   (n={n})")
     print(f"host overhead at the wire, in-process: {figures['overhead_inprocess']:+.3f} ms (p50)")
     print(f"host overhead at the wire, stdio:      {figures['overhead_stdio']:+.3f} ms (p50)")
     print(f"ours / openai-agents (stdio tool):     {figures['ours_vs_agents']:.2f}x (goal <= 0.5x)")
+    print(
+        f"ours / openai-agents (in-process tool): {figures['ours_vs_agents_inprocess']:.2f}x (goal <= 0.5x)"
+    )
     return figures
 
 
