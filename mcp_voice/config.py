@@ -109,6 +109,9 @@ class SessionConfig(_Table):
     """A keypad press on a phone call: a user text and a response, the text alone, or nothing."""
     dtmf_text: str = "The caller pressed {digit}."
     """The user text for a keypad press; `{digit}` is replaced by the key."""
+    host_calls: Literal["mcp", "hidden"] = "mcp"
+    """How clients see host tool calls: as hosted-MCP `mcp_call` items, or not at all (GA clients
+    that know only function calls); a connection can ask for `?host_calls=hidden` itself."""
 
 
 class ServeConfig(_Table):
@@ -123,6 +126,10 @@ class ServeConfig(_Table):
     """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
     upstream_key_env: str | None = None
     """Name of the environment variable holding the key sent to a ws(s):// upstream (none by default)."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://."""
+    tls_key: Path | None = None
+    """The certificate's PEM private key (both or neither)."""
 
 
 class Config(_Table):

@@ -13,7 +13,9 @@ from mcp_voice.cli import common
 DESCRIPTION = """\
 Serve ws://HOST:PORT/v1/realtime: any Realtime client (the openai SDK, openai-agents, a browser)
 connects there and gets a session whose model can call the configured MCP tools.
-Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME).
+Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME),
+then what it loaded (plugins, tools). With --tls-cert/--tls-key it serves wss:// and https://.
+Clients that know only function calls can connect with ?host_calls=hidden (see docs/session.md).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
 MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopback).
@@ -43,7 +45,18 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="variable whose value goes upstream as the bearer key (default: OPENAI_API_KEY, to openai only)",
     )
-    group.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    group.add_argument(
+        "--tls-cert", metavar="PATH", help="PEM certificate: serve wss:// (default: [serve] tls_cert)"
+    )
+    group.add_argument(
+        "--tls-key", metavar="PATH", help="PEM private key of --tls-cert (default: [serve] tls_key)"
+    )
+    group.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much serve logs to stderr (default: warning)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -51,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.serve.auth import AuthConfigError
     from mcp_voice.serve.run import resolve_options, serve
     from mcp_voice.serve.targets import TargetError
+    from mcp_voice.serve.tls import TlsConfigError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     setup = common.load_setup(args)  # a bad config file raises ConfigError: main reports it
@@ -63,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             token_env=args.token_env,
             upstream_key_env=args.upstream_key_env,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
-    except (AuthConfigError, TargetError) as exc:
+    except (AuthConfigError, TargetError, TlsConfigError) as exc:
         raise common.CliError(str(exc)) from None
     common.report_plugin_errors(setup.errors)
     try:
@@ -75,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 load_errors=setup.errors,
                 observer=setup.session_observer(),
+                plugins=[name for name, info in setup.plugins.plugins.items() if info.status == "loaded"],
             )
         )
     except OSError as exc:

@@ -26,6 +26,7 @@ from mcp_voice.protocol.events import error_event
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.connection import connection_settings
 from mcp_voice.serve.targets import display_name
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
@@ -77,17 +78,24 @@ class RealtimeEndpoint:
             return
         model = websocket.query_params.get("model") or self.settings.model
         await websocket.accept(subprotocol=auth.choose_subprotocol(offered))
+        host_settings = connection_settings(self.settings.host, websocket.query_params)
+        if isinstance(host_settings, str):
+            await websocket.send_json(error_event(host_settings, code="invalid_value", param="host_calls"))
+            await websocket.close(POLICY_VIOLATION, "bad host_calls")
+            return
         channel = WebSocketChannel(receive, send)
         client: EventChannel = channel
         if dialect_from_headers(websocket.headers) == "beta":
             client = BetaClientChannel(channel)
         self.sessions += 1
         try:
-            await self._session(channel, client, model)
+            await self._session(channel, client, model, host_settings)
         finally:
             self.sessions -= 1
 
-    async def _session(self, channel: WebSocketChannel, client: EventChannel, model: str) -> None:
+    async def _session(
+        self, channel: WebSocketChannel, client: EventChannel, model: str, host_settings: HostSettings
+    ) -> None:
         async with AsyncExitStack() as stack:
             try:
                 upstream = await stack.enter_async_context(
@@ -99,7 +107,7 @@ class RealtimeEndpoint:
             log.info("session started (model %s, upstream %s)", model, display_name(self.settings.upstream))
             context = CallContext(transport="relay")
             host = SessionHost(
-                self.registry, upstream, client, self.settings.host, context=context, observer=self.observer
+                self.registry, upstream, client, host_settings, context=context, observer=self.observer
             )
             await host.run()
         if not channel.client_closed:

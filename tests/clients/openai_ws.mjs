@@ -78,8 +78,9 @@ const mcpDone = events.slice(start).filter((e) => e.type === 'conversation.item.
 // A client-side function call: this script answers it the way an application does.
 const before = events.length;
 say('client_echo word=pong');
-await until(() => events.slice(before).some((e) => e.type === 'response.done' && e.response.output.some((i) => i.type === 'function_call')), 'the function call');
-const call = events.slice(before).find((e) => e.type === 'response.done').response.output.find((i) => i.type === 'function_call');
+const callDone = (e) => e.type === 'response.done' && e.response.output.some((i) => i.type === 'function_call');
+await until(() => events.slice(before).some(callDone), 'the function call');
+const call = events.slice(before).find(callDone).response.output.find((i) => i.type === 'function_call');
 rt.send({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: call.call_id, output: 'echoed pong' } });
 rt.send({ type: 'response.create' });
 await until(() => texts().some((t) => t.includes('echoed pong')), 'the function result');
