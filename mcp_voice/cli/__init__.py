@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from mcp_voice.cli.common import FAILURE, USAGE, CliError, warn
 from mcp_voice.config import ConfigError
 
-COMMANDS = ("plugins", "tools", "serve")
+COMMANDS = ("plugins", "tools", "serve", "mcp")
 """Command modules, in the order `--help` lists them."""
 
 
