@@ -127,3 +127,36 @@ async def test_pipecat_realtime_service_with_hidden_host_calls(tmp_path: Path) -
     assert any(RESULT in text for text in host["texts"])
     assert mine["function_calls"] == [{"word": "pong"}]
     assert any("echoed pong" in text for text in mine["texts"])
+
+
+async def test_openai_python_sdk_loop_hears_each_host_call_once(tmp_path: Path) -> None:
+    """The README's loop never sends response.create after a call: the host reads back, once."""
+    from openai import AsyncOpenAI
+
+    config = write_config(tmp_path)
+    async with serve_process("--port", "0", "--upstream", "sim", "--config", str(config)) as (_, line):
+        client = AsyncOpenAI(api_key="client-key", websocket_base_url=f"ws://127.0.0.1:{port_of(line)}/v1")
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            kinds: list[str] = []
+            texts: list[str] = []
+            for text, reply in ((HOST_TEXT, f"Tool result: {RESULT}"), ("say: fence", "fence")):
+                await conn.conversation.item.create(
+                    item={
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": text}],
+                    }
+                )
+                await conn.response.create()
+                with anyio.fail_after(60):
+                    async for event in conn:
+                        kinds.append(event.type)
+                        if event.type == "response.output_text.done":
+                            texts.append(event.text)
+                        if reply in texts:
+                            break
+    assert texts == [f"Tool result: {RESULT}", "fence"], texts
+    before_fence = kinds[: len(kinds) - kinds[::-1].index("response.created") - 1]
+    assert before_fence.count("response.created") == 2, kinds
+    assert kinds.count("session.updated") == 1 and "error" not in kinds
