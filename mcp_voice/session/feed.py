@@ -7,8 +7,11 @@ host tool is done at once: the host runs the tool afterwards. So the feed holds 
 `response.done`, and everything that follows it, until each synchronous host call of the response
 has sent its final events (`response.mcp_call.completed`, `response.output_item.done` with the
 output, `conversation.item.done`). Events before the `response.done` (audio of a message in the
-same response, speech events) flow at once. Held upstream events are presented when they are
-released, so the `response.done` shows the finished calls.
+same response) flow at once, and so do input events at any time (`speech_started` and the rest
+of the input buffer, input transcripts, rate limits): they belong to no response, and a client
+must hear at once that the user started speaking, as it would during OpenAI's own MCP call.
+Held upstream events are presented when they are released, so the `response.done` shows the
+finished calls.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 Event = dict[str, Any]
+_INPUT_PREFIXES = ("input_audio_buffer.", "conversation.item.input_audio_transcription.", "rate_limits.")
 
 
 def _response_id(event: Event) -> str:
@@ -50,7 +54,7 @@ class ClientFeed:
 
     async def upstream(self, event: Event) -> None:
         """An upstream event for the client: presented and sent, or queued while a response is held."""
-        if self.holding:
+        if self.holding and not str(event.get("type")).startswith(_INPUT_PREFIXES):
             self._queue.append((event, True))
             return
         if event.get("type") == "response.done" and self._open.get(_response_id(event)):

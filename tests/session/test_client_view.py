@@ -29,24 +29,27 @@ async def test_the_calling_response_ends_after_the_call_and_other_output_flows(
         rid = await s.respond(words, call)
         with anyio.fail_after(10):
             await probe["weather"].started.wait()
-        seen = await s.received_until("response.mcp_call.in_progress")
+        seen = await s.received_until("conversation.item.retrieved")
         kinds = [e["type"] for e in seen]
         assert "response.output_item.done" in kinds  # the message's, at once
         assert all(e["item"]["type"] == "message" for e in seen if e["type"].endswith("item.done"))
-        # the speech after the response (a new user turn) waits behind the held response.done
+        # the user speaks meanwhile: the client hears it at once (no response owns it) ...
         await s.play(ev("input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_u"))
+        await s.received("input_audio_buffer.speech_started")
+        # ... while a new response (server VAD's) waits behind the held response.done
+        await s.play(ev("response.created", response=response_obj("resp_next")))
         await s.settle()
         assert "response.done" not in [e["type"] for e in s.sent("client")]
-        assert "input_audio_buffer.speech_started" not in [e["type"] for e in s.sent("client")]
+        assert len(s.sent("client", "response.created")) == 1
         probe["weather"].release.set()
         await s.upstream_item()
-        rest = await s.received_until("input_audio_buffer.speech_started")
+        rest = await s.received_until("response.created")
         assert [e["type"] for e in rest][-5:] == [
             "response.mcp_call.completed",
             "response.output_item.done",
             "conversation.item.done",
             "response.done",
-            "input_audio_buffer.speech_started",
+            "response.created",
         ]
         done = rest[-2]["response"]
         assert done["id"] == rid
