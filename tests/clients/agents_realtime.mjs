@@ -6,6 +6,13 @@
 import { RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime';
 import { z } from 'zod';
 
+// The SDK's own zod schema of server events (not exported; loaded by path). An event it rejects
+// is silently treated as unknown by the SDK, so the script checks every event against it.
+const { realtimeServerEventSchema } = await import(
+  new URL('./node_modules/@openai/agents-realtime/dist/openaiRealtimeEvents.mjs', import.meta.url)
+);
+const knownTypes = new Set(realtimeServerEventSchema.options.map((option) => option.shape.type.value));
+
 const [url, hostText, ...flags] = process.argv.slice(2);
 const autoTrigger = !flags.includes('--no-auto-trigger');
 
@@ -27,8 +34,13 @@ const events = [];
 const errors = [];
 const mcpCompleted = [];
 const waiters = [];
+const invalid = [];
 session.on('transport_event', (event) => {
   events.push(event);
+  if (knownTypes.has(event.type)) {
+    const checked = realtimeServerEventSchema.safeParse(event);
+    if (!checked.success) invalid.push({ type: event.type, issues: checked.error.issues.map((i) => i.message) });
+  }
   for (const waiter of [...waiters]) waiter();
 });
 session.on('error', (error) => errors.push(String(error?.error?.message ?? error?.error ?? error)));
@@ -89,6 +101,8 @@ console.log(
       history_output: historyFunction?.output ?? null,
     },
     errors,
+    invalid_events: invalid,
+    checked_types: [...new Set(events.map((e) => e.type).filter((t) => knownTypes.has(t)))].length,
   }),
 );
 session.close();
