@@ -270,8 +270,10 @@ class SessionHost:
         if "type" not in session:
             session = {**session, "type": "realtime"}
         event_id = event.get("event_id")
-        self.presenter.session_update_sent(event_id if isinstance(event_id, str) else None, by_client=True)
-        await self.outbox.forward({**event, "session": session})
+        if not isinstance(event_id, str):
+            event_id = new_event_id()  # so a refusal can be matched to it, and its answer not expected
+        self.presenter.session_update_sent(event_id, by_client=True)
+        await self.outbox.forward({**event, "event_id": event_id, "session": session})
 
     # -- upstream -> client ---------------------------------------------------------------------
 
