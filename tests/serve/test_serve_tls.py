@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import sys
+import urllib.request
 from pathlib import Path
 
 import anyio
@@ -51,6 +52,12 @@ async def test_wss_and_https_with_the_listening_line_saying_so(tmp_path: Path) -
         async with websockets.connect(f"wss://127.0.0.1:{port}/v1/realtime", ssl=trust) as ws:
             with anyio.fail_after(20):
                 assert json.loads(await ws.recv())["type"] == "session.created"
+
+        def healthz() -> dict:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=trust, timeout=20) as r:
+                return json.loads(r.read())
+
+        assert (await anyio.to_thread.run_sync(healthz))["tools"] == 2
         with pytest.raises((OSError, websockets.exceptions.InvalidMessage)):
             async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime", open_timeout=10):
                 pass  # plain ws:// to a TLS port never becomes a session
