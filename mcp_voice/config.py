@@ -118,6 +118,9 @@ class SessionConfig(_Table):
     """URL patterns to which a client's `mcp_server` headers are passed (none by default)."""
     client_server_timeout_s: PositiveFloat = 5.0
     """How long connecting to a client-named server may take before "could not connect"."""
+    host_calls: Literal["mcp", "hidden"] = "mcp"
+    """How clients see host tool calls: as hosted-MCP `mcp_call` items, or not at all (GA clients
+    that know only function calls); a connection can ask for `?host_calls=hidden` itself."""
 
 
 class ServeConfig(_Table):
@@ -135,6 +138,10 @@ class ServeConfig(_Table):
     api_keys_env: str | None = None
     """Name of the environment variable holding the clients' API keys, comma-separated
     (default MCP_VOICE_API_KEYS). Keys never live in this file."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://."""
+    tls_key: Path | None = None
+    """The certificate's PEM private key (both or neither)."""
 
 
 class Config(_Table):

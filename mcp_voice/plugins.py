@@ -53,6 +53,8 @@ class PluginSet:
     """Plugin name -> why it failed to load (or, for an allow-list entry, that it does not exist)."""
     missing: set[str] = field(default_factory=set)
     """Allow-list names that match no plugin (they are in `plugins` only to show the error)."""
+    warnings: list[str] = field(default_factory=list)
+    """Harmless but probably unintended: a block-list name that matches no plugin."""
 
     @property
     def installed(self) -> list[str]:
@@ -131,6 +133,10 @@ def make_plugin_manager(
             _register(plugins, name, obj)
 
     installed = list(plugins.plugins)
+    for name in dict.fromkeys(blocked):
+        if name not in plugins.plugins:
+            hint = did_you_mean(name, installed)
+            plugins.warnings.append(f"the block-list names {name!r}, but no such plugin is installed{hint}")
     for name in allowed or ():
         if name not in plugins.plugins:
             hint = did_you_mean(name, installed)

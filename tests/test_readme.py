@@ -6,6 +6,7 @@ import re
 import sys
 import textwrap
 import types
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,24 @@ async def test_the_one_file_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
         assert registry.get("weather__radar_report").policy.long_running  # type: ignore[union-attr]
         result = await registry.call("weather__forecast", {"days": 2})
     assert result.output == "sunny for 2 day(s)"
+
+
+async def test_the_one_file_plugin_builds_from_its_pyproject(tmp_path: Path) -> None:
+    """The two README blocks alone make an installable package with the `mcp_voice` entry point."""
+    import anyio
+
+    [toml] = [b for b in re.findall(r"```toml\n(.*?)```", README.read_text(), re.S) if "[project]" in b]
+    (tmp_path / "pyproject.toml").write_text(toml)
+    (tmp_path / "mcp_voice_weather.py").write_text(snippet("def register_servers(register, config)"))
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", "dist", "."]
+    with anyio.fail_after(120):
+        done = await anyio.run_process(command, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    [wheel] = (tmp_path / "dist").glob("mcp_voice_weather-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read("mcp_voice_weather-0.1.0.dist-info/entry_points.txt").decode()
+        assert "mcp_voice_weather.py" in archive.namelist()
+    assert "[mcp_voice]\nweather = mcp_voice_weather" in entry_points
 
 
 async def test_the_openai_sdk_client_snippet(capsys) -> None:

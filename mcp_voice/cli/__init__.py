@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from mcp_voice.cli.common import FAILURE, USAGE, CliError, warn
 from mcp_voice.config import ConfigError
 
-COMMANDS = ("plugins", "tools", "serve")
+COMMANDS = ("plugins", "tools", "serve", "mcp")
 """Command modules, in the order `--help` lists them."""
 
 
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log what the MCP servers and libraries report"
     )
+    parser.add_argument("--version", action="version", version=f"mcp-voice {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMANDS:
         module_name = f"{__name__}.{name}"
@@ -48,6 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             module.add_parser(subparsers)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mcp-voice")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from mcp_voice import __version__
+
+        return __version__
 
 
 def _add_broken(subparsers: argparse._SubParsersAction, name: str, error: Exception) -> None:

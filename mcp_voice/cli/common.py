@@ -27,6 +27,11 @@ class CliError(Exception):
 def common_options() -> argparse.ArgumentParser:
     """A parent parser (`parents=[common_options()]`) with the options every command takes."""
     parser = argparse.ArgumentParser(add_help=False)
+    # The global flag, accepted after the command too (`mcp-voice tools -v`); SUPPRESS keeps a
+    # `-v` given before the command from being reset by this default.
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="same as mcp-voice -v"
+    )
     group = parser.add_argument_group("configuration")
     group.add_argument(
         "--config",
@@ -49,12 +54,15 @@ def common_options() -> argparse.ArgumentParser:
 
 def load_setup(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> ToolSetup:
     """Config and plugins as the common options say; a bad config file raises `ConfigError`."""
-    return load_tools(
+    setup = load_tools(
         args.config,
         plugins=parse_names(args.plugins),
         block=parse_names(args.block_plugins) or [],
         env=env,
     )
+    for message in setup.plugins.warnings:
+        warn(f"warning: {message}")
+    return setup
 
 
 def warn(message: str) -> None:

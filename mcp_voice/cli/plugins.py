@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
             }
             for i in infos.values()
         ]
-        print(json.dumps({"plugins": rows, "errors": other_errors}, indent=2))
+        # every problem, whoever it belongs to: a plugin's own is in its row and here
+        print(json.dumps({"plugins": rows, "errors": dict(setup.errors)}, indent=2))
     else:
         _print_table(list(infos.values()))
         errors = [*((i.name, i.error) for i in infos.values() if i.error), *other_errors.items()]

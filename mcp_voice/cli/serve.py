@@ -14,7 +14,9 @@ from mcp_voice.cli import common
 DESCRIPTION = """\
 Serve ws://HOST:PORT/v1/realtime: any Realtime client (the openai SDK, openai-agents, a browser)
 connects there and gets a session whose model can call the configured MCP tools.
-Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME).
+Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME),
+then what it loaded (plugins, tools). With --tls-cert/--tls-key it serves wss:// and https://.
+Clients that know only function calls can connect with ?host_calls=hidden (see docs/session.md).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
 MCP_VOICE_API_KEYS (comma-separated API keys clients present; MCP_VOICE_TOKEN counts as one more):
@@ -53,7 +55,18 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="allow listening beyond loopback without API keys (warns on every start; not on a network)",
     )
-    group.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    group.add_argument(
+        "--tls-cert", metavar="PATH", help="PEM certificate: serve wss:// (default: [serve] tls_cert)"
+    )
+    group.add_argument(
+        "--tls-key", metavar="PATH", help="PEM private key of --tls-cert (default: [serve] tls_key)"
+    )
+    group.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="how much serve logs to stderr (default: warning)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.serve.auth import INSECURE_WARNING, AuthConfigError, is_loopback
     from mcp_voice.serve.run import resolve_options, serve
     from mcp_voice.serve.targets import TargetError
+    from mcp_voice.serve.tls import TlsConfigError
 
     redact.install()  # before the first log line: no key or token in any line, at any level
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -77,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
             token_env=args.token_env,
             upstream_key_env=args.upstream_key_env,
             insecure=args.insecure,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
-    except (AuthConfigError, TargetError) as exc:
+    except (AuthConfigError, TargetError, TlsConfigError) as exc:
         raise common.CliError(str(exc)) from None
     redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     if args.insecure and not (options.settings.api_keys or options.settings.token):
@@ -93,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 load_errors=setup.errors,
                 observer=setup.session_observer(),
+                plugins=[name for name, info in setup.plugins.plugins.items() if info.status == "loaded"],
             )
         )
     except OSError as exc:

@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="call one tool and print its output",
         description="Call a tool by the name the model sees (e.g. filesystem__read_file) and print the "
         "function_call_output the model would get. Exits 1 on a tool error (including a refused "
-        "path), 2 on bad input.",
+        "path), 2 on bad input (including arguments the tool's schema rejects).",
     )
     call.add_argument("name", help="tool name as `mcp-voice tools` shows it")
     call.add_argument("--args", default="{}", metavar="JSON", help="arguments as a JSON object (default: {})")
@@ -128,7 +128,18 @@ def run_call(args: argparse.Namespace) -> int:
         print(result.output, file=sys.stderr if result.is_error else sys.stdout)
         for image in result.images:
             warn(f"(the result has an image: {image.mime_type}, {len(image.data)} base64 chars; see --json)")
-    return FAILURE if result.is_error else 0
+    if not result.is_error:
+        return 0
+    return USAGE if error_kind(result) in ("bad_arguments", "unknown_tool") else FAILURE
+
+
+def error_kind(result: ToolResult) -> str | None:
+    """The `kind` of a failed call's error object (`bad_arguments`, `tool_error`, ...)."""
+    try:
+        error = json.loads(result.output).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("kind") if isinstance(error, dict) else None
 
 
 def progress_text(done: float, total: float | None, message: str | None) -> str:

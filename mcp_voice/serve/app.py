@@ -27,6 +27,7 @@ from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.connection import connection_settings
 from mcp_voice.serve.keys import Authenticator, authenticate
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
 from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
@@ -95,6 +96,11 @@ class RealtimeEndpoint:
             return
         model = credential.session.get("model") or websocket.query_params.get("model") or self.settings.model
         await websocket.accept(subprotocol=auth.choose_subprotocol(offered))
+        host_settings = connection_settings(self.settings.host, websocket.query_params)
+        if isinstance(host_settings, str):
+            await websocket.send_json(error_event(host_settings, code="invalid_value", param="host_calls"))
+            await websocket.close(POLICY_VIOLATION, "bad host_calls")
+            return
         channel = WebSocketChannel(receive, send)
         client: EventChannel = channel
         if dialect_from_headers(websocket.headers) == "beta":
@@ -103,11 +109,13 @@ class RealtimeEndpoint:
             client = PinnedClientChannel(client, credential.session)
         self.sessions += 1
         try:
-            await self._session(channel, client, model)
+            await self._session(channel, client, model, host_settings)
         finally:
             self.sessions -= 1
 
-    async def _session(self, channel: WebSocketChannel, client: EventChannel, model: str) -> None:
+    async def _session(
+        self, channel: WebSocketChannel, client: EventChannel, model: str, host_settings: HostSettings
+    ) -> None:
         async with AsyncExitStack() as stack:
             try:
                 upstream = await stack.enter_async_context(
@@ -124,7 +132,7 @@ class RealtimeEndpoint:
                 self.registry,
                 upstream,
                 client,
-                self.settings.host,
+                host_settings,
                 context=context,
                 observer=self.metrics.observer(self.observer),
             )

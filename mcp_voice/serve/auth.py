@@ -42,16 +42,19 @@ def resolve_token(env: Mapping[str, str], token_env: str | None = None) -> str |
     return env.get(DEFAULT_TOKEN_ENV) or None
 
 
-def check_bind(host: str, keys: str | Sequence[str] | None, *, insecure: bool = False) -> None:
+def check_bind(
+    host: str, keys: str | Sequence[str] | None, *, insecure: bool = False, offer_insecure: bool = True
+) -> None:
     """Refuse to expose the endpoint beyond loopback without API keys (unless `insecure`)."""
     if isinstance(keys, str):
         keys = [keys]
     if keys or insecure or is_loopback(host):
         return
+    escape = ", or pass --insecure to serve without keys" if offer_insecure else ""
     raise AuthConfigError(
         f"refusing to listen on {host} without API keys: anyone who can reach it could use the "
         "upstream account and the tools. Set MCP_VOICE_API_KEYS (comma-separated API keys) or "
-        f"{DEFAULT_TOKEN_ENV} (one key), bind to 127.0.0.1, or pass --insecure to serve without keys."
+        f"{DEFAULT_TOKEN_ENV} (one key), or bind to 127.0.0.1{escape}."
     )
 
 

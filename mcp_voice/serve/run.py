@@ -13,9 +13,10 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
@@ -26,6 +27,7 @@ from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.serve.tls import TlsFiles, resolve_tls
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
@@ -45,6 +47,8 @@ class ServeOptions:
     host: str
     port: int
     settings: ServeSettings
+    tls: TlsFiles | None = None
+    """Serve wss:// and https:// with this certificate."""
 
 
 def resolve_options(
@@ -56,6 +60,8 @@ def resolve_options(
     model: str | None = None,
     token_env: str | None = None,
     upstream_key_env: str | None = None,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     env: Mapping[str, str] = os.environ,
     insecure: bool = False,
 ) -> ServeOptions:
@@ -83,7 +89,18 @@ def resolve_options(
         **observe_settings(config),
         api_keys=api_keys,
     )
-    return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
+    if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
+        tls = resolve_tls(tls_cert, tls_key)
+    else:
+        tls = resolve_tls(
+            getattr(table, "tls_cert", None), getattr(table, "tls_key", None), _base_dir(config)
+        )
+    return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings, tls=tls)
+
+
+def _base_dir(config: Any) -> Path | None:
+    base = getattr(config, "base_dir", None)
+    return base if isinstance(base, Path) else None
 
 
 def observe_settings(config: Any) -> dict[str, Any]:
@@ -115,10 +132,13 @@ def host_settings(config: Any) -> HostSettings:
     return HostSettings(**chosen)
 
 
-def listening_line(host: str, port: int, upstream: str) -> str:
+def listening_line(host: str, port: int, upstream: str, *, tls: bool = False) -> str:
     """The one line other programs wait for."""
     shown = f"[{host}]" if ":" in host else host
-    return f"mcp-voice listening on ws://{shown}:{port}/v1/realtime (upstream: {display_name(upstream)})"
+    scheme = "wss" if tls else "ws"
+    return (
+        f"mcp-voice listening on {scheme}://{shown}:{port}/v1/realtime (upstream: {display_name(upstream)})"
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -161,7 +181,9 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def running(app: ASGIApp, sock: socket.socket, *, log_level: str = "warning") -> AsyncIterator[_Server]:
+async def running(
+    app: ASGIApp, sock: socket.socket, *, log_level: str = "warning", tls: TlsFiles | None = None
+) -> AsyncIterator[_Server]:
     """Serve `app` on `sock` until the block ends (or `server.should_exit` is set)."""
     config = uvicorn.Config(
         app,
@@ -173,6 +195,8 @@ async def running(app: ASGIApp, sock: socket.socket, *, log_level: str = "warnin
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        ssl_certfile=None if tls is None else str(tls.cert),
+        ssl_keyfile=None if tls is None else str(tls.key),
     )
     server = _Server(config)
     async with anyio.create_task_group() as tg:
@@ -213,6 +237,7 @@ async def serve(
     log_level: str = "warning",
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
+    plugins: Sequence[str] = (),
 ) -> None:
     """Serve until a signal. Starts `registry` (shared by every session), binds, prints the line."""
     sock = bind_socket(options.host, options.port)
@@ -227,6 +252,7 @@ async def serve(
             log_level=log_level,
             load_errors=load_errors,
             observer=observer,
+            plugins=plugins,
         )
 
 
@@ -240,11 +266,33 @@ async def _serve_on(
     log_level: str,
     load_errors: Mapping[str, str] | None,
     observer: SessionObserver | None = None,
+    plugins: Sequence[str] = (),
 ) -> None:
     redact.install([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     async with registry:
         app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
-        async with running(app, sock, log_level=log_level) as server:
+        async with running(app, sock, log_level=log_level, tls=options.tls) as server:
             with _stop_on_signals(server):
-                print(listening_line(options.host, port, options.settings.upstream), file=out, flush=True)
+                line = listening_line(
+                    options.host, port, options.settings.upstream, tls=options.tls is not None
+                )
+                print(line, file=out, flush=True)
+                for summary in loaded_summary(registry, plugins, load_errors):
+                    print(summary, file=out, flush=True)
                 await server.stopped.wait()
+
+
+def loaded_summary(
+    registry: ToolRegistry, plugins: Sequence[str] = (), load_errors: Mapping[str, str] | None = None
+) -> list[str]:
+    """What serve loaded, under the listening line: plugins, tools per server, what failed."""
+    tools = registry.tools()
+    per_server = [f"{name} {sum(1 for t in tools if t.server == name)}" for name in registry.servers]
+    lines = [
+        f"  plugins: {', '.join(plugins) or 'none'}",
+        f"  tools: {len(tools)}" + (f" ({', '.join(per_server)})" if per_server else ""),
+    ]
+    failed = sorted({*(load_errors or {}), *registry.errors})
+    if failed:
+        lines.append(f"  failed: {', '.join(failed)} (see the messages above)")
+    return lines

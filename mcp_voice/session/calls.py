@@ -6,6 +6,10 @@ result later as a system message; in `deferred` mode the real output is held bac
 barge-in each running call follows its tool's `on_barge_in`: `cancel` (MCP cancellation, never
 injected), `keep` (injected silently), `announce` (injected and spoken when the floor is free).
 Every call delivers at most once.
+
+What the client sees of a call (nothing with `host_calls = "hidden"`) is the presenter's shape,
+sent through the feed: a synchronous call holds its response's `response.done` until its final
+events are out; a placeholder call is final for the client at once, with the placeholder as output.
 """
 
 from __future__ import annotations
@@ -18,20 +22,19 @@ from typing import Any, Literal
 import anyio
 
 from mcp_voice.protocol.events import new_item_id
+from mcp_voice.session.feed import ClientFeed
 from mcp_voice.session.items import (
     cancelled_output,
     declined_output,
     function_call_output,
     image_message,
-    item_done,
-    mcp_call_event,
     progress_note,
     result_note,
     running_output,
     system_message,
 )
 from mcp_voice.session.outbox import Outbox
-from mcp_voice.session.presenter import HostCallView
+from mcp_voice.session.presenter import HostCallView, Presenter
 from mcp_voice.session.sequencer import ResponseSequencer
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ToolResult
@@ -51,6 +54,8 @@ class Call:
     placeholder: bool
     """A long-running call answered with a "running" placeholder; its result comes as a note."""
     long_running: bool
+    shown_done: bool = False
+    """The client already got the call's final events (a placeholder call gets them at once)."""
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     barged_in: bool = False
     cancelled: bool = False
@@ -72,6 +77,8 @@ class CallManager:
         outbox: Outbox,
         sequencer: ResponseSequencer,
         spawn: Spawn,
+        presenter: Presenter,
+        feed: ClientFeed,
         *,
         async_mode: Literal["placeholder", "deferred"] = "placeholder",
         progress_updates: bool = True,
@@ -81,6 +88,8 @@ class CallManager:
         self._registry = registry
         self._meta = meta
         self._out = outbox
+        self._presenter = presenter
+        self._feed = feed
         self._sequencer = sequencer
         self._spawn = spawn
         self._async_mode = async_mode
@@ -92,26 +101,44 @@ class CallManager:
     def running(self) -> list[Call]:
         return list(self._running.values())
 
-    async def start(self, view: HostCallView, output_index: int) -> None:
-        """Run a (possibly just approved) call; a long-running one gets its placeholder now."""
+    async def start(self, view: HostCallView, output_index: int, *, hold: bool = False) -> None:
+        """Run a (possibly just approved) call; a long-running one gets its placeholder now.
+
+        `hold`: the call started with its response, which the client sees end only after it.
+        """
         policy = view.tool.policy
         placeholder = policy.long_running and self._async_mode == "placeholder"
         call = Call(view, output_index, placeholder, policy.long_running, last_note=anyio.current_time())
+        view.owned = True
+        view.output_index = output_index
         self._running[view.item_id] = call
-        await self._out.client(mcp_call_event("in_progress", view.item_id, output_index))
+        if hold and not policy.long_running and not self._presenter.hidden:
+            self._feed.open_call(view.response_id, view.item_id)
+        await self._feed.call_events(view.response_id, self._presenter.call_started(view))
         if placeholder:
             output = running_output(view.tool, view.call_id)
             item = await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
-            await self._sequencer.request_host([item])
+            view.output = output
+            await self._sequencer.request_host([item], readback=self._readback)
+            await self._finish_for_client(call, ok=True)
         self._spawn(self._run, call)
 
     async def decline(self, view: HostCallView, output_index: int, reason: str | None) -> None:
         """The user said no: the model hears so, and says so."""
+        view.owned = True
+        view.output_index = output_index
         view.error = "declined by the user" + (f": {reason}" if reason else "")
         output = declined_output(view.tool, reason)
         item = await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
-        await self._finish_for_client(view, output_index, ok=False)
-        await self._sequencer.request_host([item])
+        await self._sequencer.request_host([item], readback=self._readback)
+        await self._feed.close_call(
+            view.response_id, view.item_id, self._presenter.call_finished(view, ok=False)
+        )
+
+    @property
+    def _readback(self) -> bool:
+        """Whether the client saw the call end, so may ask for the read-back itself (and join ours)."""
+        return not self._presenter.hidden
 
     def barge_in(self) -> None:
         """The user started speaking: each running call follows its tool's `on_barge_in`."""
@@ -146,35 +173,43 @@ class CallManager:
     async def _deliver(self, call: Call, result: ToolResult) -> None:
         view = call.view
         call.finished = True
-        if result.is_error:
-            view.error = result.error_message
-        else:
-            view.output = result.output
         if call.placeholder:
             note = result_note(view.tool, view.call_id, result)
             items = [await self._out.add_item(system_message(new_item_id(), note))]
         else:
+            if result.is_error:
+                view.error = result.error_message
+            else:
+                view.output = result.output
             output = function_call_output(new_item_id(), view.call_id, result.output)
             items = [await self._out.add_item(output)]
         if result.images:
             items.append(await self._out.add_item(image_message(new_item_id(), result.images)))
-        await self._finish_for_client(view, call.output_index, ok=not result.is_error)
         if call.speak:
-            await self._sequencer.request_host(items)
+            # Asked before the client sees the call end, so a client's own request for the
+            # read-back (it gets to ask only then) always finds this one to join.
+            await self._sequencer.request_host(items, readback=self._readback and not call.shown_done)
+        await self._finish_for_client(call, ok=not result.is_error)
 
     async def _cancelled(self, call: Call) -> None:
         """A cancelled call delivers no result, ever; a call still owed an output gets a silent one."""
         view = call.view
         call.finished = True
-        view.error = "cancelled because the user interrupted"
         if not call.placeholder:
+            view.error = "cancelled because the user interrupted"
             output = cancelled_output(view.tool)
             await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
-        await self._finish_for_client(view, call.output_index, ok=False)
+        await self._finish_for_client(call, ok=False)
 
-    async def _finish_for_client(self, view: HostCallView, output_index: int, *, ok: bool) -> None:
-        await self._out.client(mcp_call_event("completed" if ok else "failed", view.item_id, output_index))
-        await self._out.client(item_done(view.item()))
+    async def _finish_for_client(self, call: Call, *, ok: bool) -> None:
+        """The call's final events, once: a placeholder call's were sent when it started."""
+        if call.shown_done:
+            return
+        call.shown_done = True
+        view = call.view
+        await self._feed.close_call(
+            view.response_id, view.item_id, self._presenter.call_finished(view, ok=ok)
+        )
 
     def _progress(self, call: Call) -> Callable[[float, float | None, str | None], Awaitable[Any]]:
         async def report(done: float, total: float | None, message: str | None) -> None:

@@ -23,6 +23,7 @@ from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
 from mcp_voice.session.dtmf import DtmfAction
+from mcp_voice.session.feed import ClientFeed
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
@@ -68,6 +69,9 @@ class HostSettings:
     client_server_headers: tuple[str, ...] = ()
     """URL patterns to which a client's `mcp_server` headers are passed."""
     client_server_timeout_s: float = 5.0
+    host_calls: Literal["mcp", "hidden"] = "mcp"
+    """How the client sees host calls: as hosted-MCP `mcp_call` items, or not at all (for GA
+    clients that only know function calls); per connection with `?host_calls=hidden`."""
 
 
 class SessionHost:
@@ -103,14 +107,22 @@ class SessionHost:
             spawn=self._spawn,
             report=self._tools_problem,
         )
-        self.presenter = Presenter(self.tools.lookup, self.tools.label, self.tools.client_view)
+        self.presenter = Presenter(
+            self.tools.lookup,
+            self.tools.label,
+            self.tools.client_view,
+            hidden=settings.host_calls == "hidden",
+        )
         self.outbox = Outbox(upstream, client, self.presenter)
+        self.feed = ClientFeed(client.send, self.presenter.present)
         self.sequencer = ResponseSequencer(self.outbox.forward)
         self.calls = CallManager(
             registry,
             self.outbox,
             self.sequencer,
             self._spawn,
+            self.presenter,
+            self.feed,
             async_mode=settings.async_mode,
             progress_updates=settings.progress_updates,
             progress_interval_s=settings.progress_interval_s,
@@ -211,11 +223,13 @@ class SessionHost:
         if tools == self._sent_tools:
             return
         self._sent_tools = tools
+        event_id = new_event_id()
         event = {
             "type": "session.update",
-            "event_id": new_event_id(),
+            "event_id": event_id,
             "session": {"type": "realtime", "tools": tools},
         }
+        self.presenter.session_update_sent(event_id, by_client=False)
         await self.outbox.host(event)
 
     async def _tools_problem(self, message: str) -> None:
@@ -254,6 +268,10 @@ class SessionHost:
                 await self._client_session_update(event)
             elif kind == "conversation.item.create" and self.approvals.owns(event):
                 await self.approvals.answer(event)
+            elif (
+                kind == "conversation.item.retrieve" and (shown := self.presenter.retrieve(event)) is not None
+            ):
+                await self.feed.call_events(self.presenter.calls[event["item_id"]].response_id, shown)
             else:
                 await forward(event)
 
@@ -270,14 +288,18 @@ class SessionHost:
             session = {**session, "tools": self._sent_tools}
         if "type" not in session:
             session = {**session, "type": "realtime"}
-        await self.outbox.forward({**event, "session": session})
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str):
+            event_id = new_event_id()  # so a refusal can be matched to it, and its answer not expected
+        self.presenter.session_update_sent(event_id, by_client=True)
+        await self.outbox.forward({**event, "event_id": event_id, "session": session})
 
     # -- upstream -> client ---------------------------------------------------------------------
 
     async def _start_and_relay_upstream(self) -> None:
         await self._send_tools()
-        receive, send_client = self.upstream.receive, self.client.send
-        observe, present, drain = self.sequencer.observe, self.presenter.present, self.sequencer.drain
+        receive, send_client, feed = self.upstream.receive, self.client.send, self.feed
+        observe, drain = self.sequencer.observe, self.sequencer.drain
         while True:
             event = await receive()
             if type(event) is not dict:
@@ -285,16 +307,17 @@ class SessionHost:
                 continue
             kind = event.get("type")
             if kind in _UPSTREAM_PASSTHROUGH:
-                await send_client(event)
+                if feed.holding:
+                    await feed.upstream(event)
+                else:
+                    await send_client(event)
                 continue
-            hidden = observe(event)
-            if not hidden:
-                shown = present(event)
-                if shown is not None:
-                    await send_client(shown)
             if kind == "response.output_item.done":
+                # First: a call the host runs is the host's to show done, with its output.
                 await self._dispatch(event)
-            elif kind == "input_audio_buffer.speech_started":
+            if not observe(event):
+                await feed.upstream(event)
+            if kind == "input_audio_buffer.speech_started":
                 self.calls.barge_in()
             elif kind == "input_audio_buffer.dtmf_event_received" and isinstance(event.get("event"), str):
                 await self.dtmf(event["event"])
@@ -319,10 +342,16 @@ class SessionHost:
         self._dispatched.add(item_id)
         index = event.get("output_index")
         output_index = index if isinstance(index, int) else 0
+        view.response_id = str(event.get("response_id") or "")
+        view.output_index = output_index
+        view.owned = True
         if view.tool.policy.approval and not self.settings.auto_approve:
-            await self.approvals.ask(view, output_index)
+            if self.presenter.hidden:  # the client is never shown the question, so cannot say yes
+                await self.calls.decline(view, output_index, "approval needs a client that sees host calls")
+            else:
+                await self.approvals.ask(view, output_index)
         else:
-            await self.calls.start(view, output_index)
+            await self.calls.start(view, output_index, hold=True)
 
 
 @asynccontextmanager

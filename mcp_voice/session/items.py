@@ -131,8 +131,22 @@ def item_added(item: Event, previous_item_id: str | None = None) -> Event:
     return event
 
 
-def item_done(item: Event) -> Event:
-    return {"type": "conversation.item.done", "event_id": new_event_id(), "item": item}
+def item_done(item: Event, previous_item_id: str | None = None) -> Event:
+    event: Event = {"type": "conversation.item.done", "event_id": new_event_id(), "item": item}
+    if previous_item_id is not None:
+        event["previous_item_id"] = previous_item_id
+    return event
+
+
+def output_item_done(response_id: str, output_index: int, item: Event) -> Event:
+    """`response.output_item.done`: how a response tells its client an output item is final."""
+    return {
+        "type": "response.output_item.done",
+        "event_id": new_event_id(),
+        "response_id": response_id,
+        "output_index": output_index,
+        "item": item,
+    }
 
 
 def response_create() -> Event:

@@ -7,6 +7,11 @@ including responses server VAD starts by itself) and queues every request, the c
 host's, behind it. Host requests also wait for the floor (not while the user speaks), coalesce
 into one `response.create`, and are dropped when a response starts after their items reached the
 conversation: that response already covers them, so nothing is spoken twice.
+
+One read-back per call, whoever asks: a client that sees a host call end as a finished `mcp_call`
+may ask for the read-back itself (@openai/agents-realtime does by default, as OpenAI's hosted MCP
+needs). A plain client `response.create` that arrives while the host's read-back of such a call is
+queued, requested or running joins it instead of starting another response.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class HostRequest:
     """The host wants the model to speak about `items` (item ids the host added)."""
 
     items: frozenset[str]
+    readback: int = 0
+    """How many plain client `response.create`s may still join it (one per call the client saw end)."""
 
 
 @dataclass(eq=False)
@@ -66,6 +73,8 @@ class ResponseSequencer:
         self._host: list[HostRequest] = []
         self._watched: set[str] = set()
         self._acked: set[str] = set()
+        self._running_readback: list[HostRequest] = []
+        """Read-back requests the active response covers (a client request may still join them)."""
         self.user_speaking = False
         self.vad_creates_responses = True
         """The GA default (server VAD with `create_response`); updated from `session.created/updated`."""
@@ -96,14 +105,31 @@ class ResponseSequencer:
         if isinstance(response, dict) and response.get("conversation") == "none":
             await self._send(event)
             return
+        if self._join_readback(event):
+            logger.debug("client response.create %s joins the host's read-back", event.get("event_id"))
+            return
         if not isinstance(event.get("event_id"), str):
             event["event_id"] = new_event_id()  # so an error can be matched to it
         self._client.append(event)
         await self.drain()
 
-    async def request_host(self, items: Iterable[str]) -> None:
-        """The host wants a response about `items` once the floor is free."""
-        request = HostRequest(frozenset(items))
+    def _join_readback(self, event: Event) -> bool:
+        """A plain request while a read-back the client may have asked for is queued, sent or running."""
+        if set(event) - {"type", "event_id"}:
+            return False
+        sent = self._pending.host if self._pending is not None else []
+        for request in (*self._host, *sent, *self._running_readback):
+            if request.readback > 0:
+                request.readback -= 1
+                return True
+        return False
+
+    async def request_host(self, items: Iterable[str], *, readback: bool = False) -> None:
+        """The host wants a response about `items` once the floor is free.
+
+        `readback`: it reads back a host call the client saw end, so one plain client request may join it.
+        """
+        request = HostRequest(frozenset(items), readback=int(readback))
         self._watched.update(request.items - self._acked)
         self._host.append(request)
         await self.drain()
@@ -179,6 +205,7 @@ class ResponseSequencer:
             covered += self._last.covered
         for request in covered:
             self._acked.difference_update(request.items)
+        self._running_readback = [request for request in covered if request.readback > 0]
         self._active = response_id
         self._blocked = False
         self.awaiting_vad = False
@@ -191,6 +218,7 @@ class ResponseSequencer:
         self._active = None
         self._last = None
         self._blocked = False
+        self._running_readback = []
 
     def _error(self, error: Event) -> bool:
         event_id = error.get("event_id")

@@ -27,3 +27,5 @@ class SimConfig:
     api_key: str | None = None
     """When set, clients must send `Authorization: Bearer <api_key>` (else HTTP 401)."""
     instructions: str = "You are the mcp-voice simulator. Replies are scripted, not generated."
+    transcript: str = "This is simulated speech."
+    """The input transcript of every user audio item, when `audio.input.transcription` is set."""

@@ -34,6 +34,13 @@ from mcp_voice.sim.session_config import (
     merge_session,
     turn_detection,
 )
+from mcp_voice.sim.side_events import (
+    IdleTimer,
+    RateLimits,
+    idle_timeout_s,
+    transcription_events,
+    transcription_on,
+)
 from mcp_voice.sim.vad import InputAudioBuffer
 
 Event = dict[str, Any]
@@ -57,6 +64,8 @@ class SimConnection:
         self.voice_locked = False
         self._turn = anyio.Lock()
         self._tg: TaskGroup | None = None
+        self.rate_limits = RateLimits()
+        self.idle = IdleTimer(self._idle_timeout)
         self._handlers: dict[str, Callable[[Event], Awaitable[None]]] = {
             "session.update": self._session_update,
             "input_audio_buffer.append": self._append,
@@ -125,6 +134,7 @@ class SimConnection:
         td = turn_detection(self.session) or {}
         for vad in self.buffer.append(data):
             if vad.kind == "started":
+                self.idle.disarm()
                 await self._emit(
                     "input_audio_buffer.speech_started", audio_start_ms=vad.ms, item_id=vad.item_id
                 )
@@ -154,19 +164,39 @@ class SimConnection:
     async def _add_user_audio(self, audio: bytes, item_id: str) -> None:
         before = self.conversation.last_id
         await self._emit("input_audio_buffer.committed", item_id=item_id, previous_item_id=before)
+        content: dict[str, Any] = {"type": "input_audio", "transcript": None}
         item = {
             "id": item_id,
             "object": "realtime.item",
             "type": "message",
             "role": "user",
             "status": "completed",
-            "content": [{"type": "input_audio", "transcript": None}],
+            "content": [content],
         }
         self.conversation.add(item)
         self.conversation.audio[item_id] = audio
         self.conversation.audio_ms[item_id] = len(audio) // self._input_format().bytes_per_ms
         await self._emit("conversation.item.added", previous_item_id=before, item=item)
         await self._emit("conversation.item.done", previous_item_id=before, item=item)
+        if transcription_on(self.session):
+            content["transcript"] = self.config.transcript  # retrieve shows it from now on
+            for event in transcription_events(
+                item_id, self.config.transcript, self.conversation.audio_ms[item_id]
+            ):
+                await self.send(event)
+
+    async def _idle_timeout(self) -> None:
+        """`idle_timeout_ms` passed in silence: say so, and answer the silence as a turn."""
+        start = self.buffer.position_ms - self.buffer.ms
+        audio, item_id = self.buffer.commit()
+        await self._emit(
+            "input_audio_buffer.timeout_triggered",
+            audio_start_ms=int(start),
+            audio_end_ms=int(self.buffer.position_ms),
+            item_id=item_id,
+        )
+        await self._add_user_audio(audio, item_id)
+        await self._start_response({}, None, quiet=True)
 
     async def _output_audio_clear(self, ev: Event) -> None:
         raise ClientEventError(
@@ -277,6 +307,7 @@ class SimConnection:
                 )
             response = Response(spec, self.config, self.send, self.conversation)
             if in_conversation:
+                self.idle.disarm()
                 self.active = response
             else:
                 self.out_of_band.append(response)
@@ -338,8 +369,11 @@ class SimConnection:
         try:
             await response.run()
             async with self._turn:
-                await self.send(response.done_event())
+                done = response.done_event()
+                await self.send(done)
                 self._release(response)
+                await self.send(self.rate_limits.after(done))
+                self._arm_idle(response)
         except ConnectionClosed:
             pass
         except Exception as exc:  # a simulator bug ends this response, not the session
@@ -358,6 +392,11 @@ class SimConnection:
         finally:
             self._release(response)
             response.finished.set()
+
+    def _arm_idle(self, response: Response) -> None:
+        seconds = idle_timeout_s(turn_detection(self.session), self.config.speed)
+        if seconds is not None and response.spec.in_conversation and self.active is None and self._tg:
+            self.idle.arm(self._tg, seconds)
 
     def _release(self, response: Response) -> None:
         if self.active is response:

@@ -54,6 +54,11 @@ class InputAudioBuffer:
         return self._speaking
 
     @property
+    def position_ms(self) -> float:
+        """Where the input audio of the session has got to (all appended audio)."""
+        return self._pos_ms + len(self._pending) / self.fmt.bytes_per_ms
+
+    @property
     def ms(self) -> float:
         """Duration of the uncommitted audio."""
         return (len(self._buf) + len(self._pending)) / self.fmt.bytes_per_ms

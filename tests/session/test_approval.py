@@ -40,6 +40,7 @@ async def test_approve_runs_the_call(registry: ToolRegistry) -> None:
         await s.upstream("response.create")
         done = (await s.received_until("response.mcp_call.completed"))[-1]
         assert done["item_id"] == item["id"]
+        assert (await s.received("response.output_item.done"))["item"]["output"] == "wiped disk"
         final = await s.received("conversation.item.done")
         assert final["item"]["approval_request_id"] == request["id"]
         # the answer was the host's business: never forwarded upstream

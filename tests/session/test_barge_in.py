@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcp_voice.tools.registry import ToolRegistry
@@ -38,8 +40,15 @@ async def test_cancel_sends_mcp_cancellation_and_never_injects(registry: ToolReg
         item = await start_job(s, probe, "job_cancel")
         await barge_in(s)
         await probe["job_cancel"].cancelled.wait()
-        failed = await s.received_until("response.mcp_call.failed")
-        assert failed[-1]["item_id"] == item["id"]
+        await s.settle()
+        # The client saw the call end when it started (its output: the "running" placeholder);
+        # a cancellation afterwards changes nothing it was shown.
+        mine = [
+            e for e in s.sent("client") if item["id"] in (e.get("item_id"), (e.get("item") or {}).get("id"))
+        ]
+        finals = [e for e in mine if e["type"] == "conversation.item.done"]
+        assert len(finals) == 1 and json.loads(finals[0]["item"]["output"])["status"] == "running"
+        assert "response.mcp_call.failed" not in [e["type"] for e in mine]
         await end_turn(s)
         await s.respond()  # the VAD response to the user
         probe["job_cancel"].release.set()

@@ -39,7 +39,9 @@ async def test_opt_in_with_mcp_server_entry(registry: ToolRegistry) -> None:
         }
         sent = await update(s, [entry, MINE])
         assert names(sent) == ["extra__hello", "get_time"]
-        # the echo shows the client its own list, never host tools, in a GA-valid shape
+        # the echo shows the client its own list, never host tools, in a GA-valid shape; the
+        # answer to the host's own update at the start is not the client's business
+        await s.play(ev("session.updated", session={"type": "realtime", "tools": []}))
         await s.play(ev("session.updated", session={"type": "realtime", **sent["session"]}))
         echo = await s.received("session.updated")
         shown = echo["session"]["tools"]
@@ -204,6 +206,7 @@ async def test_malformed_tool_filters_are_errors_and_the_session_goes_on(
         error = (await s.received("error"))["error"]
         assert error["event_id"] == "evt_u" and error["param"] == "session.tools"
         if bad["type"] == "mcp_server":  # shown in GA form (a bad GA `mcp` entry is echoed as sent)
+            await s.play(ev("session.updated", session={"type": "realtime", "tools": []}))
             await s.play(ev("session.updated", session={"type": "realtime", **sent["session"]}))
             echo = await s.received("session.updated")
             assert echo["session"]["tools"] == [{"type": "mcp", "server_label": "extra"}, MINE]

@@ -160,11 +160,11 @@ async def test_barge_in_from_simulator_vad(registry: ToolRegistry, probe: Probe,
         if policy == "cancel":
             with anyio.fail_after(5):
                 await gate.cancelled.wait()
-            await until(client, "response.mcp_call.failed")
         else:
             gate.release.set()  # the result arrives while the user is still speaking
-            await until(client, "response.mcp_call.completed")
+        # The client saw the placeholder call end when it started: only the host knows when it is over.
         await wait_all_tasks_blocked()
+        assert host.calls.running == []
         assert len(host_creates(timeline)) == 2  # the client's and the placeholder's: none while speaking
 
         await client.send(pcm_append(500, 0))

@@ -41,19 +41,25 @@ async def test_client_sees_mcp_call_never_function_call(registry: ToolRegistry) 
         item = await s.call_tool("voice__add", {"a": 1, "b": 1})
         await s.upstream_item()  # the output, acknowledged upstream (conversation.item.added/done)
         await s.upstream("response.create")
-        seen = await s.received_until("response.mcp_call.completed")
-        seen.append(await s.received("conversation.item.done"))
+        seen = await s.received_until("response.done")
         kinds = [e["type"] for e in seen]
-        assert kinds[:6] == [
+        # OpenAI's hosted-MCP order: the item is done (with its output) only after the call ran,
+        # and the response that called it ends after that.
+        assert kinds == [
             "response.created",
             "response.output_item.added",
             "conversation.item.added",
             "response.mcp_call_arguments.delta",
             "response.mcp_call_arguments.done",
+            "response.mcp_call.in_progress",
+            "conversation.item.retrieved",  # answered before a client asks: see Presenter.call_started
+            "response.mcp_call.completed",
             "response.output_item.done",
+            "conversation.item.done",
+            "response.done",
         ]
-        assert "response.mcp_call.in_progress" in kinds
-        assert kinds.index("response.mcp_call.in_progress") < kinds.index("response.mcp_call.completed")
+        delta = seen[3]
+        assert delta["obfuscation"] == ""  # the JS SDK's schema requires the field
         for event in seen:
             assert "function_call" not in json.dumps(event), event
             if "item" in event:
@@ -61,13 +67,15 @@ async def test_client_sees_mcp_call_never_function_call(registry: ToolRegistry) 
                 assert event["item"]["type"] == "mcp_call"
                 assert event["item"]["server_label"] == "voice"
                 assert event["item"]["name"] == "add"
-        done = next(e for e in seen if e["type"] == "response.done")
-        assert [o["type"] for o in done["response"]["output"]] == ["mcp_call"]
-        final = seen[-1]["item"]
+        assert seen[8]["item"]["output"] == "2" and seen[8]["response_id"] == seen[0]["response"]["id"]
+        final = seen[9]["item"]
         assert final["output"] == "2" and final["error"] is None
+        done = seen[-1]
+        assert [(o["type"], o["output"]) for o in done["response"]["output"]] == [("mcp_call", "2")]
         await s.settle()
-        # the host's own function_call_output never reaches the client
+        # the host's own function_call_output never reaches the client, nor a second item.done
         assert not [e for e in s.sent("client") if "function_call_output" in json.dumps(e)]
+        assert len(s.sent("client", "conversation.item.done")) == 1
 
 
 async def test_only_completed_function_calls_run(registry: ToolRegistry, probe) -> None:
@@ -89,6 +97,7 @@ async def test_failing_tool_answers_with_error_and_failed_event(registry: ToolRe
         assert "disk on fire" in json.loads(output["output"])["error"]["message"]
         await s.upstream("response.create")
         await s.received_until("response.mcp_call.failed")
+        await s.received("response.output_item.done")
         done = await s.received("conversation.item.done")
         assert done["item"]["error"]["type"] == "tool_execution_error"
         # the client is shown the message itself, not the JSON the model reads

@@ -61,8 +61,11 @@ class Wire:
                 return got
 
     async def expect(self, kind: str) -> dict[str, Any]:
-        """The next event, which must be of type `kind`."""
+        """The next event, which must be of type `kind` (a `rate_limits.updated` after a response aside)."""
         event = await self.receive()
+        while event["type"] == "rate_limits.updated" and kind != event["type"]:
+            assert self.seen[-2]["type"] == "response.done", self.seen[-2:]
+            event = await self.receive()
         assert event["type"] == kind, event
         return event
 

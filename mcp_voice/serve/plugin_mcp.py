@@ -1,0 +1,131 @@
+"""A plugin's MCP servers, standalone: stdio or streamable HTTP, for any MCP client.
+
+The same servers a session uses, built by the plugin from the same config (the filesystem jail,
+the calendar store), served to Claude Desktop, the MCP Inspector or another agent. Over HTTP the
+endpoint is `/mcp` (or `/<server>/mcp` when a plugin has several servers), loopback by default
+and protected by API keys beyond it exactly like `serve`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TextIO
+
+import uvicorn
+from mcp.server import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcp_voice.serve import auth
+from mcp_voice.tools.spec import ServerSpec
+
+
+class PluginServerError(Exception):
+    """The plugin has no server that can be served this way (message says why and what to do)."""
+
+
+def servable(specs: Sequence[ServerSpec], plugin: str, only: str | None = None) -> dict[str, MCPServer]:
+    """The plugin's in-process servers by name (`only`: just that one)."""
+    mine = [spec for spec in specs if spec.plugin == plugin]
+    if only is not None:
+        mine = [spec for spec in mine if spec.name == only]
+        if not mine:
+            names = ", ".join(spec.name for spec in specs if spec.plugin == plugin) or "none"
+            raise PluginServerError(f"plugin {plugin} has no server named {only!r} (its servers: {names})")
+    if not mine:
+        raise PluginServerError(f"plugin {plugin} registered no MCP server")
+    servers: dict[str, MCPServer] = {}
+    for spec in mine:
+        if not isinstance(spec.target, MCPServer):
+            where = spec.target if spec.kind == "url" else "its own command"
+            raise PluginServerError(
+                f"server {spec.name} of plugin {plugin} is not in-process ({spec.kind}): "
+                f"MCP clients can use it directly at {where}"
+            )
+        servers[spec.name] = spec.target
+    return servers
+
+
+async def run_stdio(servers: dict[str, MCPServer]) -> None:
+    """One server over this process's stdin/stdout (stdout is the protocol: nothing else goes there)."""
+    if len(servers) != 1:
+        names = ", ".join(servers)
+        raise PluginServerError(f"stdio carries one server: choose one with --server ({names}) or use HTTP")
+    await next(iter(servers.values())).run_stdio_async()
+
+
+class BearerGuard:
+    """ASGI middleware: every HTTP request must present one of the keys (none configured: no check)."""
+
+    def __init__(self, app: ASGIApp, keys: Sequence[str]) -> None:
+        self.app = app
+        self.keys = tuple(keys)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.keys:
+            request = Request(scope)
+            if not any(
+                auth.is_authorized(key, request.headers, request.query_params, ()) for key in self.keys
+            ):
+                body = "invalid or missing token (send Authorization: Bearer <token>)\n"
+                await PlainTextResponse(body, status_code=401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(servers: dict[str, MCPServer], *, host: str, keys: Sequence[str]) -> tuple[ASGIApp, list[str]]:
+    """The streamable HTTP app and its endpoint paths (`/mcp`, or `/<server>/mcp` for several)."""
+    apps = {name: server.streamable_http_app(host=host) for name, server in servers.items()}
+    if len(apps) == 1:
+        return BearerGuard(next(iter(apps.values())), keys), ["/mcp"]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for server in servers.values():
+                await stack.enter_async_context(server.session_manager.run())
+            yield
+
+    routes = [Mount(f"/{name}", app=app) for name, app in apps.items()]
+    return BearerGuard(Starlette(routes=routes, lifespan=lifespan), keys), [f"/{name}/mcp" for name in apps]
+
+
+async def run_http(
+    servers: dict[str, MCPServer],
+    sock: socket.socket,
+    *,
+    host: str,
+    keys: Sequence[str],
+    out: TextIO = sys.stdout,
+    log_level: str = "warning",
+) -> None:
+    """Serve until SIGINT/SIGTERM; prints one line per endpoint when ready."""
+    app, paths = http_app(servers, host=host, keys=keys)
+    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level=log_level, access_log=False)
+    server = _Announcing(config, [_url(host, sock, path) for path in paths], out)
+    await server.serve(sockets=[sock])
+
+
+def _url(host: str, sock: socket.socket, path: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{sock.getsockname()[1]}{path}"
+
+
+class _Announcing(uvicorn.Server):
+    """uvicorn, printing the endpoint URLs once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, urls: list[str], out: TextIO) -> None:
+        super().__init__(config)
+        self.urls = urls
+        self.out = out
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        for url in self.urls:
+            print(f"mcp-voice mcp listening on {url}", file=self.out, flush=True)
