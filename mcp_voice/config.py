@@ -132,6 +132,7 @@ class Config(_Table):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     session: SessionConfig = Field(default_factory=SessionConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
     source: Path | None = Field(default=None, exclude=True)
     """The file it came from (absolute), None for defaults."""
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -325,3 +326,17 @@ def _suggest(model: type[BaseModel], loc: Sequence[int | str]) -> str:
         return ""
     close = difflib.get_close_matches(str(loc[-1]), [f for f in current.model_fields if f != "source"], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class TwilioConfig(_Table):
+    """`[twilio]`: phone calls through Twilio Media Streams (on once `public_url` is set)."""
+
+    public_url: str | None = None
+    """The base URL Twilio reaches serve at, e.g. https://abc.ngrok.app (or `--public-url`)."""
+    auth_token_env: str | None = None
+    """Name of the environment variable holding the Twilio auth token (default TWILIO_AUTH_TOKEN)."""
+    greeting: str | None = None
+    """Instructions for a first response when a call connects (None: wait for the caller)."""
+
+
+Config.model_rebuild()

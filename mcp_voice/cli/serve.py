@@ -16,7 +16,8 @@ connects there and gets a session whose model can call the configured MCP tools.
 Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
-MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopback).
+MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopback),
+TWILIO_AUTH_TOKEN (phone calls: Twilio's signatures are checked with it).
 """
 
 
@@ -43,6 +44,11 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAME",
         help="variable whose value goes upstream as the bearer key (default: OPENAI_API_KEY, to openai only)",
     )
+    group.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the https:// base URL Twilio reaches this server at; turns on phone calls (/twilio/voice)",
+    )
     group.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=run)
 
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.serve.auth import AuthConfigError
     from mcp_voice.serve.run import resolve_options, serve
     from mcp_voice.serve.targets import TargetError
+    from mcp_voice.serve.twilio.settings import TwilioConfigError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     setup = common.load_setup(args)  # a bad config file raises ConfigError: main reports it
@@ -63,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             token_env=args.token_env,
             upstream_key_env=args.upstream_key_env,
+            public_url=args.public_url,
         )
-    except (AuthConfigError, TargetError) as exc:
+    except (AuthConfigError, TargetError, TwilioConfigError) as exc:
         raise common.CliError(str(exc)) from None
     common.report_plugin_errors(setup.errors)
     try:

@@ -27,6 +27,7 @@ from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.targets import display_name
+from mcp_voice.serve.twilio import TwilioSettings, twilio_routes
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
@@ -51,6 +52,8 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     """Clients must present it; None: no auth (loopback only, enforced by `run`)."""
     host: HostSettings = field(default_factory=HostSettings)
+    twilio: TwilioSettings | None = None
+    """Phone calls (`/twilio/voice`, `/twilio/media`); None: off."""
 
 
 class RealtimeEndpoint:
@@ -163,7 +166,11 @@ def create_app(
         )
 
     app = Starlette(
-        routes=[WebSocketRoute("/v1/realtime", endpoint), Route("/healthz", healthz, methods=["GET"])]
+        routes=[
+            WebSocketRoute("/v1/realtime", endpoint),
+            Route("/healthz", healthz, methods=["GET"]),
+            *twilio_routes(registry, settings, upstream, observer),
+        ]
     )
     app.state.endpoint = endpoint
     return app

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 from mcp_voice.serve import auth
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
@@ -56,6 +57,7 @@ def resolve_options(
     token_env: str | None = None,
     upstream_key_env: str | None = None,
     env: Mapping[str, str] = os.environ,
+    public_url: str | None = None,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -76,6 +78,7 @@ def resolve_options(
         api_key=upstream_api_key(target, env, pick(upstream_key_env, "upstream_key_env", None)),
         token=token,
         host=host_settings(config),
+        twilio=resolve_twilio(config, public_url=public_url, env=env),
     )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
 
@@ -225,4 +228,6 @@ async def _serve_on(
         async with running(app, sock, log_level=log_level) as server:
             with _stop_on_signals(server):
                 print(listening_line(options.host, port, options.settings.upstream), file=out, flush=True)
+                for note in startup_notes(options.settings.twilio):
+                    print(note, file=sys.stderr, flush=True)
                 await server.stopped.wait()
