@@ -303,3 +303,49 @@ async def test_tool_call_during_a_call(registry: Any) -> None:
     ]
     assert outputs == ["caller +15550100"]
     assert json.dumps(seen[0])  # JSON-serialisable, as it went over MCP
+
+
+def build_booking_server(log: list[str], started: anyio.Event, release: anyio.Event) -> MCPServer:
+    server = MCPServer("booking")
+
+    @server.tool(description="Book a slot (slow).")
+    async def book(slot: str) -> str:
+        started.set()
+        try:
+            await release.wait()
+        except BaseException:
+            log.append("cancelled")
+            raise
+        log.append(f"booked {slot}")
+        return f"booked {slot}"
+
+    return server
+
+
+@pytest.mark.parametrize("policy", ["keep", "cancel"])
+async def test_hanging_up_lets_running_calls_follow_their_policy(policy: str) -> None:
+    log: list[str] = []
+    started, release, observer = anyio.Event(), anyio.Event(), Observer()
+    server = build_booking_server(log, started, release)
+    spec = ServerSpec(name="booking", target=server, on_barge_in=policy)  # type: ignore[arg-type]
+    async with ToolRegistry([spec]) as booking:
+        host = HostSettings(dtmf=DtmfAction(text="booking__book slot=nine (key {digit})"))
+        async with serving(
+            booking, settings(host=host), upstream=RecordingOpener(), observer=observer
+        ) as where:
+            async with call(where) as caller:
+                await caller.start()
+                await caller.dtmf("9")
+                with anyio.fail_after(10):
+                    await started.wait()
+                await caller.stop()
+                with anyio.fail_after(10):
+                    await caller.ws.wait_closed()  # serve closes the stream once it has the stop
+                assert caller.ws.close_code == 1000
+            if policy == "keep":
+                assert not observer.gone.is_set()  # the session waits for the booking ...
+                release.set()
+            with anyio.fail_after(10):
+                await observer.gone.wait()  # ... and ends once it is done (at once when cancelled)
+    assert log == (["booked nine"] if policy == "keep" else ["cancelled"])
+    assert observer.ended == ["the caller hung up (Twilio stop)"]

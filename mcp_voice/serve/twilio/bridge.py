@@ -141,6 +141,8 @@ class TwilioClient:
     # -- host -> Twilio -------------------------------------------------------------------------
 
     async def _play(self, event: Event) -> None:
+        if self.ended_by is not None:
+            return  # the caller has gone; the session is only finishing its tool calls
         item_id, delta = str(event.get("item_id") or ""), event.get("delta")
         if not isinstance(delta, str) or not delta or item_id in self.tracker.cut:
             return  # audio of an item the caller interrupted: still arriving, never played
@@ -154,6 +156,8 @@ class TwilioClient:
         self.first_media_sent.set()
 
     async def _barge_in(self) -> None:
+        if self.ended_by is not None:
+            return
         unplayed = self.tracker.interrupt()
         if unplayed:
             async with self._send_lock:
@@ -194,18 +198,24 @@ class TwilioClient:
         """Something for the host as if the client had sent it (the opening session.update)."""
         await self._to_host.send(event)
 
-    async def pump_twilio(self, on_dtmf: Any) -> None:
-        """Read Twilio messages until `stop` or the socket closes; then the host's client ends."""
+    async def pump_twilio(self, on_dtmf: Any, on_hangup: Any) -> None:
+        """Read Twilio messages until `stop` or the socket closes; then the host's client ends.
+
+        `on_hangup()` runs first (however the call ended): running tool calls get to follow their
+        policy while the session still exists.
+        """
         try:
             while True:
                 try:
                     raw = await self.twilio.receive()
                 except ChannelClosed:
                     self.ended_by = self.ended_by or "closed"
-                    return
+                    break
                 if await self._from_twilio_message(raw, on_dtmf):
                     self.ended_by = "stop"
-                    return
+                    await self.twilio.close(1000, "call ended")  # what Twilio expects after its stop
+                    break
+            await on_hangup()
         finally:
             self._to_host.close()
 

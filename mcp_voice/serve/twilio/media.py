@@ -37,6 +37,8 @@ log = logging.getLogger("mcp_voice.serve.twilio")
 
 START_TIMEOUT_S = 10.0
 """Twilio sends `connected` and `start` at once; a socket that sends neither is not a call."""
+HANGUP_SLACK_S = 5.0
+"""After a hang-up, running calls get their own timeout plus this to finish before they are cancelled."""
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 
@@ -59,6 +61,21 @@ def call_context(start: StreamStart) -> CallContext:
         parameters=params,
         extra={"streamSid": start.stream_sid, "accountSid": start.account_sid},
     )
+
+
+async def finish_calls(host: SessionHost) -> None:
+    """The caller hung up: each running call follows its `on_barge_in` policy, as if interrupted.
+
+    `cancel` calls are cancelled now; `keep` and `announce` calls may finish (within their own
+    timeout), so a hang-up does not cut a booking or a payment off halfway. Their results reach
+    the conversation; nothing is played any more.
+    """
+    host.calls.barge_in()
+    timeouts = [call.view.tool.policy.timeout_s for call in host.calls.running]
+    with anyio.move_on_after(max(timeouts, default=0.0) + HANGUP_SLACK_S):
+        await host.calls.wait_idle()
+    if host.calls.running:
+        log.warning("call ended with %d tool call(s) still running: cancelled", len(host.calls.running))
 
 
 class MediaEndpoint:
@@ -169,7 +186,10 @@ class MediaEndpoint:
             except ChannelClosed:
                 host.stop()
 
+        async def hangup() -> None:
+            await finish_calls(host)
+
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(client.pump_twilio, dtmf)
+            task_group.start_soon(client.pump_twilio, dtmf, hangup)
             await host.run()
             task_group.cancel_scope.cancel()
