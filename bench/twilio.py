@@ -10,8 +10,9 @@ of `/twilio/media`) or a relay client (`/v1/realtime`, the same audio as appends
    delta's payload). What is left is serve's share, both hops, at the wire.
 2. capacity: N calls at once, each with 20 ms μ-law frames both ways in real time (and every
    mark echoed, as Twilio does). A step holds when every call got >= 95% of its frames in each
-   direction and the 99th percentile of frame lateness stays under 100 ms. N doubles until a
-   step fails; the same ramp runs over the relay endpoint, and the ratio is printed.
+   direction and the 99th percentile of frame lateness stays under 100 ms. N grows by a quarter
+   until a step fails; the same ramp runs over the relay endpoint, and the ratio is printed.
+   Serve's CPU share per step says whether serve or this load generator ran out first.
 
     python bench/twilio.py [--turns 50] [--seconds 4] [--max-calls 640]
 """
@@ -22,6 +23,8 @@ import argparse
 import asyncio
 import base64
 import json
+import math
+import os
 import statistics
 import struct
 import subprocess
@@ -241,9 +244,18 @@ async def one_streaming_call(
         stats.frames_up += frames
 
 
-async def capacity(base: str, phone: bool, seconds: float, max_calls: int) -> tuple[int, list[str]]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (Linux /proc), to tell whether serve or this load was the limit."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def capacity(
+    base: str, phone: bool, seconds: float, max_calls: int, serve_pid: int
+) -> tuple[int, list[str]]:
     held, lines, n = 0, [], 10
     while n <= max_calls:
+        cpu_before, wall_before = cpu_seconds(serve_pid), time.monotonic()
         calls = [Held() for _ in range(n)]
         ready = asyncio.Event()
         tasks = [asyncio.create_task(one_streaming_call(base, phone, seconds, s, ready)) for s in calls]
@@ -255,14 +267,15 @@ async def capacity(base: str, phone: bool, seconds: float, max_calls: int) -> tu
         lateness = sorted(x for s in calls for x in s.down + s.up)
         p99 = lateness[int(len(lateness) * 0.99)] if lateness else float("inf")
         ok = share >= HOLD_SHARE and p99 <= HOLD_P99_S
+        busy = (cpu_seconds(serve_pid) - cpu_before) / (time.monotonic() - wall_before)
         verdict = "held" if ok else "NOT held"
         lines.append(
             f"{n:5d} calls: worst call got {share:.0%} of its frames, "
-            f"p99 lateness {p99 * 1000:6.1f} ms  {verdict}"
+            f"p99 lateness {p99 * 1000:6.1f} ms, serve CPU {busy:4.0%}  {verdict}"
         )
         if not ok:
             break
-        held, n = n, n * 2
+        held, n = n, math.ceil(n * 1.25)
     return held, lines
 
 
@@ -298,7 +311,7 @@ async def main(turns: int, seconds: float, max_calls: int) -> dict[str, float]:
                 )
             else:
                 for name, phone in (("phone", True), ("relay", False)):
-                    held, lines = await capacity(base, phone, seconds, max_calls)
+                    held, lines = await capacity(base, phone, seconds, max_calls, serve_proc.pid)
                     figures[f"{name}_calls_held"] = held
                     for text in lines:
                         print(f"{name:>6}: {text}")

@@ -140,3 +140,29 @@ def test_public_url_from_flag_or_config_and_token_from_env() -> None:
         resolve_options(config, env={})
     with pytest.raises(TwilioConfigError, match="https://HOST"):
         resolve_options(Config(), env={}, public_url="phone.example.test")
+
+
+def test_the_twilio_table_in_a_config_file(tmp_path: Any) -> None:
+    from mcp_voice.config import ConfigError, load_config
+
+    path = tmp_path / "mcp-voice.toml"
+    path.write_text('[twilio]\npublic_url = "https://phone.example.test"\ngreeting = "Say hello."\n')
+    twilio = resolve_options(load_config(path), env={}).settings.twilio
+    assert twilio == TwilioSettings(PUBLIC_URL, auth_token=None, greeting="Say hello.")
+    path.write_text('[twilio]\npublic_uri = "https://phone.example.test"\n')
+    with pytest.raises(ConfigError, match="public_uri"):
+        load_config(path)
+
+
+async def test_serve_refuses_a_public_url_that_is_not_one(tmp_path: Any) -> None:
+    from conftest import read_all, serve_process
+
+    async with serve_process("--port", "0", "--upstream", "sim", "--public-url", "phone.example.test") as (
+        proc,
+        line,
+    ):
+        err = await read_all(proc.stderr)
+        with anyio.fail_after(30):
+            code = await proc.wait()
+    assert code != 0 and line == ""
+    assert "public URL must look like https://HOST" in err

@@ -89,7 +89,6 @@ class TwilioClient:
         """Whether the session's turn detection cancels a response itself (`interrupt_response`)."""
         self.ended_by: str | None = None
         """"stop" once Twilio ended the stream, "closed" if the socket went without a stop."""
-        self.first_media_sent = anyio.Event()
         self.configured = anyio.Event()
         """Set once the upstream confirmed the μ-law session (the host's own actions wait for it)."""
         self._sid = orjson.dumps(start.stream_sid).decode()
@@ -153,7 +152,6 @@ class TwilioClient:
         async with self._send_lock:
             await self.twilio.send(media)
             await self.twilio.send(marker)
-        self.first_media_sent.set()
 
     async def _barge_in(self) -> None:
         if self.ended_by is not None:
