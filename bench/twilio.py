@@ -252,14 +252,15 @@ def cpu_seconds(pid: int) -> float:
 
 async def capacity(
     base: str, phone: bool, seconds: float, max_calls: int, serve_pid: int
-) -> tuple[int, list[str]]:
-    held, lines, n = 0, [], 10
+) -> tuple[int, list[str], float]:
+    """The most calls held, a line per step, and serve's CPU per call (share of a core) when held."""
+    held, lines, n, per_call = 0, [], 10, float("nan")
     while n <= max_calls:
-        cpu_before, wall_before = cpu_seconds(serve_pid), time.monotonic()
         calls = [Held() for _ in range(n)]
         ready = asyncio.Event()
         tasks = [asyncio.create_task(one_streaming_call(base, phone, seconds, s, ready)) for s in calls]
         await asyncio.sleep(min(5.0, 0.02 * n + 0.5))  # let every call connect before the clock starts
+        cpu_before, wall_before = cpu_seconds(serve_pid), time.monotonic()
         ready.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         expected = int(seconds / FRAME_S)
@@ -275,8 +276,8 @@ async def capacity(
         )
         if not ok:
             break
-        held, n = n, math.ceil(n * 1.25)
-    return held, lines
+        held, n, per_call = n, math.ceil(n * 1.25), busy / n
+    return held, lines, per_call
 
 
 async def _start(cmd: list[str]) -> tuple[asyncio.subprocess.Process, str]:
@@ -311,14 +312,20 @@ async def main(turns: int, seconds: float, max_calls: int) -> dict[str, float]:
                 )
             else:
                 for name, phone in (("phone", True), ("relay", False)):
-                    held, lines = await capacity(base, phone, seconds, max_calls, serve_proc.pid)
-                    figures[f"{name}_calls_held"] = held
+                    held, lines, per_call = await capacity(base, phone, seconds, max_calls, serve_proc.pid)
+                    figures[f"{name}_calls_held"], figures[f"{name}_cpu_per_call"] = held, per_call
                     for text in lines:
                         print(f"{name:>6}: {text}")
-                ratio = figures["phone_calls_held"] / max(1, figures["relay_calls_held"])
+                phone_held, relay_held = figures["phone_calls_held"], figures["relay_calls_held"]
                 print(
-                    f"calls held at once (20 ms frames both ways): phone {figures['phone_calls_held']:.0f}, "
-                    f"relay {figures['relay_calls_held']:.0f}, ratio {ratio:.2f}"
+                    f"calls held at once (20 ms frames both ways): phone {phone_held:.0f}, "
+                    f"relay {relay_held:.0f}, ratio {phone_held / max(1, relay_held):.2f}"
+                )
+                phone_cpu, relay_cpu = figures["phone_cpu_per_call"], figures["relay_cpu_per_call"]
+                print(
+                    f"serve CPU per call: phone {phone_cpu:.2%} of a core (~{1 / phone_cpu:.0f} calls/core), "
+                    f"relay {relay_cpu:.2%} (~{1 / relay_cpu:.0f}/core), ratio {relay_cpu / phone_cpu:.2f}"
+                    "  (when serve's CPU stays far below 100%, this process ran out first)"
                 )
         finally:
             for proc in (serve_proc, sink_proc):
