@@ -31,6 +31,7 @@ from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
 
 if TYPE_CHECKING:
     from mcp_voice.session.context import CallContext
+    from mcp_voice.session.decision import CallDecision
 
 logger = logging.getLogger("mcp_voice")
 
@@ -102,6 +103,25 @@ class PluginSessionObserver:
 
     def session_ended(self, context: CallContext, reason: str) -> None:
         self._call("session_ended", context=context, reason=reason)
+
+    def incoming_call(self, context: CallContext) -> CallDecision | None:
+        """The first plugin's `CallDecision` for a ringing call (a failing plugin is skipped), or None."""
+        from mcp_voice.session.decision import CallDecision
+
+        for impl in reversed(self._hook.incoming_call.get_hookimpls()):
+            try:
+                result = impl.function(**{arg: context for arg in impl.argnames})
+            except Exception:
+                logger.warning("plugin %r: incoming_call failed", impl.plugin_name, exc_info=True)
+                continue
+            if result is None:
+                continue
+            if isinstance(result, CallDecision):
+                return result
+            logger.warning(
+                "plugin %r: incoming_call returned %r, not a CallDecision", impl.plugin_name, result
+            )
+        return None
 
     def _call(self, name: str, **args: Any) -> None:
         for impl in reversed(getattr(self._hook, name).get_hookimpls()):

@@ -22,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
+    SecretStr,
     ValidationError,
     model_validator,
 )
@@ -133,6 +134,7 @@ class Config(_Table):
     session: SessionConfig = Field(default_factory=SessionConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
+    openai_calls: OpenAICallsConfig = Field(default_factory=lambda: OpenAICallsConfig())
     source: Path | None = Field(default=None, exclude=True)
     """The file it came from (absolute), None for defaults."""
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -326,6 +328,30 @@ def _suggest(model: type[BaseModel], loc: Sequence[int | str]) -> str:
         return ""
     close = difflib.get_close_matches(str(loc[-1]), [f for f in current.model_fields if f != "source"], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class OpenAICallsConfig(_Table):
+    """`[openai_calls]`: calls whose audio goes straight to OpenAI (SIP, WebRTC); serve attaches a
+    sideband to run the tools. See docs/serve.md."""
+
+    webhook_secret_env: str = "OPENAI_WEBHOOK_SECRET"
+    """Environment variable holding the `whsec_...` secret of the webhook; unset: webhooks are off."""
+    webhook_secret: SecretStr | None = None
+    """The secret itself, if it must live in the file (the variable wins when both are set)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the OpenAI key used to answer calls and attach sidebands."""
+    base_url: str | None = None
+    """OpenAI's REST base; None: `$OPENAI_BASE_URL`, else https://api.openai.com/v1."""
+    websocket_base_url: str | None = None
+    """The sideband's WebSocket base; None: `base_url` with ws:// or wss://."""
+    model: str | None = None
+    """The model calls are accepted with; None: `[serve] model`."""
+    instructions: str | None = None
+    voice: str | None = None
+    approval: Literal["auto", "refuse"] = "refuse"
+    """Tools that need approval on a call (nobody can click on a phone): run them, or refuse them."""
+    webrtc: bool = True
+    """Serve `POST /v1/realtime/calls` for browsers (needs the OpenAI key)."""
 
 
 class TwilioConfig(_Table):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from mcp_voice.config import Config
     from mcp_voice.session.context import CallContext
+    from mcp_voice.session.decision import CallDecision
     from mcp_voice.tools.spec import ServerSpec, ToolEvent, ToolPolicy
 
 PROJECT = "mcp_voice"
@@ -69,3 +70,15 @@ def session_started(context: CallContext) -> None:
 @hookspec
 def session_ended(context: CallContext, reason: str) -> None:
     """A session ended; `reason` says why (the client left, the call hung up, the upstream failed)."""
+
+
+@hookspec(firstresult=True)
+def incoming_call(context: CallContext) -> CallDecision | None:
+    """An OpenAI SIP call is ringing: return `CallDecision.accept(session)`, `.reject(status)` or
+    `.refer(target_uri)`, or None to leave it to the next plugin (in the end: accept with the
+    configured session).
+
+    `context` has `transport="sip"`, `call_id`, `caller`, `callee` and the INVITE's `headers`
+    (untrusted). Called on the event loop before the call is answered: keep it quick. An
+    exception or a value that is not a `CallDecision` is logged and skipped.
+    """

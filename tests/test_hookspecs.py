@@ -30,6 +30,7 @@ def hook_names() -> list[str]:
 def test_the_hooks_are_found() -> None:
     # If the marker attribute changed, the guards below would pass vacuously.
     assert hook_names() == [
+        "incoming_call",
         "register_servers",
         "session_ended",
         "session_started",

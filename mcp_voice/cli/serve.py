@@ -18,6 +18,8 @@ Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (u
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
 MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopback),
 TWILIO_AUTH_TOKEN (phone calls: Twilio's signatures are checked with it).
+OpenAI SIP calls and WebRTC (POST /openai/webhook, POST /v1/realtime/calls; docs/openai-calls.md):
+OPENAI_WEBHOOK_SECRET (the whsec_ webhook secret), OPENAI_BASE_URL (default https://api.openai.com/v1).
 """
 
 

@@ -26,6 +26,7 @@ from mcp_voice.protocol.events import error_event
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import TwilioSettings, twilio_routes
 from mcp_voice.session.context import CallContext, SessionObserver
@@ -54,6 +55,8 @@ class ServeSettings:
     host: HostSettings = field(default_factory=HostSettings)
     twilio: TwilioSettings | None = None
     """Phone calls (`/twilio/voice`, `/twilio/media`); None: off."""
+    calls: CallsSettings = field(default_factory=CallsSettings)
+    """OpenAI SIP webhooks and WebRTC calls (off unless a webhook secret / OpenAI key is set)."""
 
 
 class RealtimeEndpoint:
@@ -170,6 +173,7 @@ def create_app(
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
             *twilio_routes(registry, settings, upstream, observer),
+            *openai_call_routes(registry, settings, observer),
         ]
     )
     app.state.endpoint = endpoint

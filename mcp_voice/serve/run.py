@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from mcp_voice.serve import auth
 from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
 from mcp_voice.session.context import SessionObserver
@@ -79,6 +80,7 @@ def resolve_options(
         token=token,
         host=host_settings(config),
         twilio=resolve_twilio(config, public_url=public_url, env=env),
+        calls=calls_settings(config, env),
     )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
 

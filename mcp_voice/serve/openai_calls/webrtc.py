@@ -1,0 +1,147 @@
+"""`POST /v1/realtime/calls` on serve: a browser's WebRTC call to OpenAI, with our tools run server-side.
+
+The browser posts its SDP offer (multipart `sdp` + `session`, as to OpenAI, or a bare
+`application/sdp` body) with serve's credential. Serve adds the host's tools to the session,
+forwards it with the OpenAI key (which never reaches the browser), returns OpenAI's SDP answer and
+`Location`, and joins the call with a sideband session for its tools.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
+from mcp_voice.serve import auth
+from mcp_voice.serve.openai_calls.settings import CallsSettings
+from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
+from mcp_voice.session.context import CallContext, SessionObserver
+from mcp_voice.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from mcp_voice.serve.app import ServeSettings
+
+log = logging.getLogger("mcp_voice.serve.calls")
+
+MAX_OFFER_BYTES = 1 << 20
+
+
+def is_authorized(settings: ServeSettings, request: Request) -> bool:
+    """Who may create a call: the same credential as the relay WebSocket (the one place to change it)."""
+    return auth.is_authorized(settings.token, request.headers, request.query_params, ())
+
+
+class _BadOffer(Exception):
+    pass
+
+
+def _error(message: str, status: int, code: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "code": code}}, status
+    )
+
+
+class WebRTCCalls:
+    """The endpoint of one serve app."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        settings: ServeSettings,
+        calls: CallsSettings,
+        observer: SessionObserver | None,
+        tls: Callable[[], ssl.SSLContext] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.calls = calls
+        self.observer = observer
+        self.tls = tls
+
+    async def handle(self, request: Request) -> Response:
+        if not is_authorized(self.settings, request):
+            return _error(
+                "invalid or missing token (send Authorization: Bearer <token>)", 401, "unauthorized"
+            )
+        off = self.calls.webrtc_off
+        if off is not None:
+            return _error(f"WebRTC calls are off: {off}", 503, "unavailable")
+        try:
+            sdp, session = await self._offer(request)
+        except _BadOffer as exc:
+            return _error(str(exc), 400, "invalid_offer")
+        own_tools = [t for t in session.get("tools") or () if isinstance(t, dict)]
+        host_tools = self.registry.function_tools() if self.settings.host.register_plugin_tools else []
+        forwarded = {**self.calls.accept_session(self.settings.model, []), **session}
+        if host_tools or own_tools:
+            forwarded["tools"] = host_tools + own_tools
+        api_key = self.calls.api_key or ""
+        async with CallsAPI(api_key, self.calls.rest_base, tls=self.tls) as api:
+            try:
+                created = await api.create(sdp, forwarded)
+            except CallsAPIError as exc:
+                log.warning("webrtc: %s", exc)
+                status = exc.status if exc.status is not None and 400 <= exc.status < 500 else 502
+                return _error(str(exc), status, "upstream_refused")
+        headers = {"Location": created.location} if created.location else {}
+        background = None
+        if created.call_id:
+            context = CallContext(transport="webrtc", call_id=created.call_id)
+            background = BackgroundTask(
+                run_call_session,
+                self.registry,
+                lambda: open_sideband(created.call_id or "", api_key=api_key, ws_base=self.calls.ws_base),
+                self.settings.host,
+                approval=self.calls.approval,
+                context=context,
+                observer=self.observer,
+                extra_tools=own_tools,
+            )
+        else:
+            log.warning("webrtc: OpenAI's answer has no Location: the call runs without our tools")
+        return Response(
+            created.sdp,
+            status_code=created.status,
+            media_type="application/sdp",
+            headers=headers,
+            background=background,
+        )
+
+    async def _offer(self, request: Request) -> tuple[str, dict[str, Any]]:
+        """The SDP offer and the session config (empty when the browser sent none)."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/sdp":
+            body = await request.body()
+            if len(body) > MAX_OFFER_BYTES:
+                raise _BadOffer("the SDP offer is too large")
+            return body.decode(errors="replace"), {}
+        if content_type != "multipart/form-data":
+            raise _BadOffer("send multipart/form-data (sdp, session) or an application/sdp body")
+        async with request.form(max_files=2, max_fields=4, max_part_size=MAX_OFFER_BYTES) as form:
+            sdp = await _text(form.get("sdp"))
+            raw_session = await _text(form.get("session"))
+        if not sdp:
+            raise _BadOffer("the 'sdp' part is missing")
+        if not raw_session:
+            return sdp, {}
+        try:
+            session = json.loads(raw_session)
+        except ValueError:
+            raise _BadOffer("the 'session' part is not JSON") from None
+        if not isinstance(session, dict):
+            raise _BadOffer("the 'session' part must be a JSON object")
+        return sdp, session
+
+
+async def _text(value: str | UploadFile | None) -> str | None:
+    if isinstance(value, UploadFile):
+        return (await value.read()).decode(errors="replace")
+    return value
