@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 import websockets
-from conftest import serving
+from conftest import read_all, serve_process, serving
 from twilio_wire import AUTH_TOKEN, PUBLIC_URL, call, scripted_upstream, twilio_signature
 
 from mcp_voice.config import Config, TwilioConfig
@@ -155,8 +155,6 @@ def test_the_twilio_table_in_a_config_file(tmp_path: Any) -> None:
 
 
 async def test_serve_refuses_a_public_url_that_is_not_one(tmp_path: Any) -> None:
-    from conftest import read_all, serve_process
-
     async with serve_process("--port", "0", "--upstream", "sim", "--public-url", "phone.example.test") as (
         proc,
         line,
