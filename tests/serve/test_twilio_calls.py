@@ -196,6 +196,34 @@ async def test_stop_ends_the_session_cleanly(registry: Any) -> None:
             await upstream.ws.wait_closed()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="reconnect comes from the resilience issue's ReconnectingUpstream (twilio.media.call_upstream)",
+)
+async def test_an_upstream_drop_mid_call_is_silence_not_a_hang_up(registry: Any) -> None:
+    observer = Observer()
+    async with (
+        scripted_upstream() as upstream,
+        serving(registry, settings(upstream.url), observer=observer) as where,
+    ):
+        async with call(where) as caller:
+            await caller.start()
+            await upstream.expect("session.update")
+            await upstream.drop()
+            async with anyio.create_task_group() as race:  # whichever comes first: a reconnect, or the end
+
+                async def first(wait: Any) -> None:
+                    await wait()
+                    race.cancel_scope.cancel()
+
+                race.start_soon(first, lambda: upstream.wait_connections(2))
+                race.start_soon(first, observer.gone.wait)
+            assert not observer.gone.is_set(), f"the call ended: {observer.ended}"
+            await caller.media(b"\x01" * 160)  # the caller goes on talking on the new connection
+            await upstream.expect("input_audio_buffer.append")
+            assert caller.ws.close_code is None
+
+
 # -- with the simulator speaking audio/pcmu ---------------------------------------------------
 
 

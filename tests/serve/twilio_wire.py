@@ -189,6 +189,8 @@ class ScriptedUpstream:
         self.port = 0
         self.ws: websockets.ServerConnection | None = None
         self.connected = anyio.Event()
+        self.connections = 0
+        self._connection_changed = anyio.Event()
         self.received: list[Event] = []
         self._send: MemoryObjectSendStream[Event]
         self._events: MemoryObjectReceiveStream[Event]
@@ -200,6 +202,9 @@ class ScriptedUpstream:
 
     async def handler(self, ws: websockets.ServerConnection) -> None:
         self.ws = ws
+        self.connections += 1
+        self._connection_changed.set()
+        self._connection_changed = anyio.Event()
         session = {"type": "realtime", "object": "realtime.session", "id": "sess_scripted", "model": "m"}
         await ws.send(json.dumps({"type": "session.created", "event_id": "ev_0", "session": session}))
         self.connected.set()
@@ -210,6 +215,15 @@ class ScriptedUpstream:
             if event["type"] == "session.update":  # confirmed like a real server (no other reply)
                 session = {**session, **event["session"]}
                 await ws.send(json.dumps({"type": "session.updated", "event_id": "ev_u", "session": session}))
+
+    async def wait_connections(self, count: int) -> None:
+        while self.connections < count:
+            await self._connection_changed.wait()
+
+    async def drop(self) -> None:
+        """The upstream connection breaks (the server side closes it abnormally)."""
+        assert self.ws is not None
+        await self.ws.close(1011, "upstream went away")
 
     async def send(self, kind: str, **fields: Any) -> None:
         assert self.ws is not None
