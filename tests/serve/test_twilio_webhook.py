@@ -121,9 +121,13 @@ async def test_media_upgrade_needs_a_valid_signature(registry: Any) -> None:
                 await upstream.connected.wait()
 
 
-async def test_phone_routes_exist_only_when_configured(registry: Any) -> None:
+async def test_without_a_public_url_the_webhook_says_calls_are_off(registry: Any) -> None:
     async with serving(registry, ServeSettings(upstream="sim")) as where:
-        assert (await post(where, FORM, {}))[0] == 404
+        status, _, body = await post(where, FORM, {})
+        with pytest.raises(websockets.InvalidStatus):
+            async with call(where):
+                pass
+    assert status == 503 and "--public-url" in body and "<Response" not in body
 
 
 def test_public_url_from_flag_or_config_and_token_from_env() -> None:
