@@ -182,6 +182,22 @@ async def test_dtmf_reaches_the_conversation(registry: Any) -> None:
         await upstream.expect("response.create")
 
 
+async def test_a_greeting_starts_the_conversation_after_the_pcmu_update(registry: Any) -> None:
+    twilio = TwilioSettings(public_url=PUBLIC_URL, greeting="Greet the caller.")
+    async with scripted_upstream() as upstream:
+        phone = ServeSettings(upstream=upstream.url, twilio=twilio)
+        async with serving(registry, phone) as where, call(where) as caller:
+            await caller.start()
+            create = await upstream.expect("response.create")
+            assert create["response"]["instructions"] == "Greet the caller."
+            kinds = [e["type"] for e in upstream.received]
+            updates = [e for e in upstream.received if e["type"] == "session.update"]
+            assert any("audio" in e["session"] for e in updates)
+            assert kinds.index("response.create") > max(
+                i for i, k in enumerate(kinds) if k == "session.update"
+            )
+
+
 async def test_stop_ends_the_session_cleanly(registry: Any) -> None:
     async with scripted_upstream() as upstream, serving(registry, settings(upstream.url)) as where:
         async with call(where) as caller:
