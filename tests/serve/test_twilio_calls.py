@@ -89,6 +89,24 @@ async def test_assistant_audio_comes_back_as_media_with_the_stream_sid_and_a_mar
         assert len(set(marks)) == 3
 
 
+async def test_a_long_delta_is_played_in_marked_chunks_so_truncation_stays_close(registry: Any) -> None:
+    async with scripted_call(registry) as (caller, upstream):
+        await upstream.send("response.created", response={"id": "resp_1", "status": "in_progress"})
+        second = bytes(range(256)) * 31 + bytes(64)  # 8000 bytes: one second of μ-law in one delta
+        await upstream.audio("item_A", second)
+        chunks = []
+        while sum(len(audio) for audio, _ in chunks) < len(second):
+            chunks.append(await caller.media_and_mark())
+        assert b"".join(audio for audio, _ in chunks) == second  # cut, never altered
+        assert all(len(audio) <= 800 for audio, _ in chunks)  # at most 100 ms between marks
+        await caller.echo(chunks[2][1])
+        await caller.silence(20)
+        await upstream.appended()
+        await upstream.send("input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_user")
+        truncate = await upstream.expect("conversation.item.truncate")
+        assert truncate["audio_end_ms"] == sum(len(audio) for audio, _ in chunks[:3]) // 8
+
+
 @pytest.mark.parametrize("stale_marks_return", [False, True], ids=["marks-dropped", "marks-echoed"])
 async def test_barge_in_clears_and_truncates_to_the_acknowledged_audio(
     registry: Any, stale_marks_return: bool

@@ -30,6 +30,8 @@ log = logging.getLogger("mcp_voice.serve.twilio")
 
 PCMU = {"type": "audio/pcmu"}
 CONFIGURE_TIMEOUT_S = 5.0
+MAX_CHUNK_CHARS = 4 * (100 * 8 // 3)
+"""Base64 characters of ~100 ms of μ-law (798 bytes), a multiple of 4 so any cut is valid base64."""
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
@@ -71,6 +73,19 @@ def pcmu_session_update() -> Event:
 
 def _decoded_len(payload: str) -> int:
     return len(payload) * 3 // 4 - payload.count("=", -2)
+
+
+def pieces(delta: str) -> list[str]:
+    """A long audio delta as chunks of at most ~100 ms, cut at base64 quanta (nothing decoded).
+
+    A mark follows each chunk, so a barge-in is placed to within one chunk of what was heard even
+    when the upstream sends a second of audio in one delta.
+    """
+    if len(delta) <= 2 * MAX_CHUNK_CHARS:
+        return [delta]
+    count = -(-len(delta) // MAX_CHUNK_CHARS)
+    size = -(-len(delta) // (4 * count)) * 4
+    return [delta[i : i + size] for i in range(0, len(delta), size)]
 
 
 class TwilioClient:
@@ -145,13 +160,14 @@ class TwilioClient:
         item_id, delta = str(event.get("item_id") or ""), event.get("delta")
         if not isinstance(delta, str) or not delta or item_id in self.tracker.cut:
             return  # audio of an item the caller interrupted: still arriving, never played
-        mark = self.tracker.sent(item_id, _decoded_len(delta))
-        # Built as text: the payload is already base64 (no re-encoding per frame), streamSid is JSON.
-        media = '{"event":"media","streamSid":' + self._sid + ',"media":{"payload":"' + delta + '"}}'
-        marker = '{"event":"mark","streamSid":' + self._sid + ',"mark":{"name":"' + mark + '"}}'
         async with self._send_lock:
-            await self.twilio.send(media)
-            await self.twilio.send(marker)
+            for chunk in pieces(delta):
+                mark = self.tracker.sent(item_id, _decoded_len(chunk))
+                # Built as text: the payload is base64 already (never re-encoded); streamSid is JSON.
+                media = '{"event":"media","streamSid":' + self._sid + ',"media":{"payload":"' + chunk + '"}}'
+                marker = '{"event":"mark","streamSid":' + self._sid + ',"mark":{"name":"' + mark + '"}}'
+                await self.twilio.send(media)
+                await self.twilio.send(marker)
 
     async def _barge_in(self) -> None:
         if self.ended_by is not None:
