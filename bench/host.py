@@ -128,7 +128,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
-async def main(calls: int) -> None:
+async def main(calls: int) -> dict[str, float]:
     global release
     finished = anyio.Event()
 
@@ -188,6 +188,7 @@ async def main(calls: int) -> None:
         f"injection delay        p50 {inj50:.3f} ms   p99 {inj99:.3f} ms   "
         f"(target <= 1 ms, n={len(injection)})"
     )
+    return {"injection_p50": inj50, "injection_p99": inj99, "injection_n": len(injection)}
 
 
 if __name__ == "__main__":

@@ -110,6 +110,14 @@ class SessionConfig(_Table):
     """A keypad press on a phone call: a user text and a response, the text alone, or nothing."""
     dtmf_text: str = "The caller pressed {digit}."
     """The user text for a keypad press; `{digit}` is replaced by the key."""
+    client_server_urls: list[str] = Field(default_factory=list)
+    """URL patterns (shell-style, e.g. "https://mcp.example.com/*") of MCP servers a client may name
+    by URL; empty: clients can name only the host's own servers. Loopback, private and link-local
+    hosts must be named by a pattern literally ("http://127.0.0.1:9000/*"). See docs/session.md."""
+    client_server_headers: list[str] = Field(default_factory=list)
+    """URL patterns to which a client's `mcp_server` headers are passed (none by default)."""
+    client_server_timeout_s: PositiveFloat = 5.0
+    """How long connecting to a client-named server may take before "could not connect"."""
 
 
 class ServeConfig(_Table):
@@ -124,6 +132,9 @@ class ServeConfig(_Table):
     """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
     upstream_key_env: str | None = None
     """Name of the environment variable holding the key sent to a ws(s):// upstream (none by default)."""
+    api_keys_env: str | None = None
+    """Name of the environment variable holding the clients' API keys, comma-separated
+    (default MCP_VOICE_API_KEYS). Keys never live in this file."""
 
 
 class Config(_Table):
@@ -135,6 +146,7 @@ class Config(_Table):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
     openai_calls: OpenAICallsConfig = Field(default_factory=lambda: OpenAICallsConfig())
+    observe: ObserveConfig = Field(default_factory=lambda: ObserveConfig())
     source: Path | None = Field(default=None, exclude=True)
     """The file it came from (absolute), None for defaults."""
     _env: Mapping[str, str] | None = PrivateAttr(default=None)
@@ -177,6 +189,17 @@ class Config(_Table):
             return model.model_validate(table, context={"base_dir": self.base_dir})
         except ValidationError as e:
             raise ConfigError(_format_errors(e, self.source, prefix=("plugins", name), model=model)) from None
+
+
+class ObserveConfig(_Table):
+    """`[observe]`: what serve records about sessions beyond its structured log lines and metrics."""
+
+    log_tool_io: bool = False
+    """Also log tool arguments and results (they may hold personal data: off by default)."""
+    event_log_dir: str | None = None
+    """Write one JSONL event log per session into this folder (audio elided); off when unset."""
+    event_log_max_bytes: PositiveInt = 10 * 1024 * 1024
+    """Each session's event log stops at this size."""
 
 
 def load_config(path: str | Path | None = None, *, env: Mapping[str, str] = os.environ) -> Config:

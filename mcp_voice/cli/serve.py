@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 import anyio
@@ -16,7 +17,9 @@ connects there and gets a session whose model can call the configured MCP tools.
 Prints one line when ready: mcp-voice listening on ws://HOST:PORT/v1/realtime (upstream: NAME).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
-MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopback),
+MCP_VOICE_API_KEYS (comma-separated API keys clients present; MCP_VOICE_TOKEN counts as one more):
+a key is required to listen beyond loopback unless --insecure. A key also mints ephemeral client
+secrets (POST /v1/realtime/client_secrets) and reads GET /metrics.
 TWILIO_AUTH_TOKEN (phone calls: Twilio's signatures are checked with it).
 OpenAI SIP calls and WebRTC (POST /openai/webhook, POST /v1/realtime/calls; docs/openai-calls.md):
 OPENAI_WEBHOOK_SECRET (the whsec_ webhook secret), OPENAI_BASE_URL (default https://api.openai.com/v1).
@@ -47,6 +50,11 @@ def add_parser(subparsers: Any) -> None:
         help="variable whose value goes upstream as the bearer key (default: OPENAI_API_KEY, to openai only)",
     )
     group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow listening beyond loopback without API keys (warns on every start; not on a network)",
+    )
+    group.add_argument(
         "--public-url",
         metavar="URL",
         help="the https:// base URL Twilio reaches this server at; turns on phone calls (/twilio/voice)",
@@ -56,12 +64,15 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mcp_voice.serve.auth import AuthConfigError
+    from mcp_voice.serve import redact
+    from mcp_voice.serve.auth import INSECURE_WARNING, AuthConfigError, is_loopback
     from mcp_voice.serve.run import resolve_options, serve
     from mcp_voice.serve.targets import TargetError
     from mcp_voice.serve.twilio.settings import TwilioConfigError
 
+    redact.install()  # before the first log line: no key or token in any line, at any level
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(args.log_level.upper())  # main() may have configured the root already
     setup = common.load_setup(args)  # a bad config file raises ConfigError: main reports it
     try:
         options = resolve_options(
@@ -73,9 +84,15 @@ def run(args: argparse.Namespace) -> int:
             token_env=args.token_env,
             upstream_key_env=args.upstream_key_env,
             public_url=args.public_url,
+            insecure=args.insecure,
         )
     except (AuthConfigError, TargetError, TwilioConfigError) as exc:
         raise common.CliError(str(exc)) from None
+    redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
+    redact.add_secrets([options.settings.twilio.auth_token if options.settings.twilio else None])
+    if args.insecure and not (options.settings.api_keys or options.settings.token):
+        where = "" if is_loopback(options.host) else f" (listening on {options.host})"
+        print(INSECURE_WARNING + where, file=sys.stderr, flush=True)
     common.report_plugin_errors(setup.errors)
     try:
         anyio.run(

@@ -26,7 +26,12 @@ from mcp_voice.protocol.events import error_event
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.keys import Authenticator, authenticate
+from mcp_voice.serve.observe import ServeMetrics, metrics_routes
 from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
+from mcp_voice.serve.pinned import PinnedClientChannel
+from mcp_voice.serve.secret_routes import secret_routes
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import TwilioSettings, twilio_routes
 from mcp_voice.session.context import CallContext, SessionObserver
@@ -57,6 +62,13 @@ class ServeSettings:
     """Phone calls (`/twilio/voice`, `/twilio/media`); None: off."""
     calls: CallsSettings = field(default_factory=CallsSettings)
     """OpenAI SIP webhooks and WebRTC calls (off unless a webhook secret / OpenAI key is set)."""
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    """More keys clients may present (with `token`); any key also mints client secrets."""
+    event_log_dir: str | None = None
+    """Write one JSONL event log per session here (None: off); see `serve/eventlog.py`."""
+    event_log_max_bytes: int = 10 * 1024 * 1024
+    log_tool_io: bool = False
+    """Log tool arguments and results (off: only tool, outcome, duration, bytes)."""
 
 
 class RealtimeEndpoint:
@@ -68,7 +80,9 @@ class RealtimeEndpoint:
         settings: ServeSettings,
         opener: UpstreamOpener,
         observer: SessionObserver | None = None,
+        metrics: ServeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or ServeMetrics()
         self.registry = registry
         self.settings = settings
         self.opener = opener
@@ -78,15 +92,18 @@ class RealtimeEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         offered: list[str] = list(scope.get("subprotocols") or [])
-        if not auth.is_authorized(self.settings.token, websocket.headers, websocket.query_params, offered):
+        credential = await authenticate(websocket)
+        if credential is None:
             await self._deny(websocket, scope)
             return
-        model = websocket.query_params.get("model") or self.settings.model
+        model = credential.session.get("model") or websocket.query_params.get("model") or self.settings.model
         await websocket.accept(subprotocol=auth.choose_subprotocol(offered))
         channel = WebSocketChannel(receive, send)
         client: EventChannel = channel
         if dialect_from_headers(websocket.headers) == "beta":
             client = BetaClientChannel(channel)
+        if credential.session:
+            client = PinnedClientChannel(client, credential.session)
         self.sessions += 1
         try:
             await self._session(channel, client, model)
@@ -102,15 +119,21 @@ class RealtimeEndpoint:
             except Exception as exc:
                 await self._upstream_failed(channel, client, exc)
                 return
-            log.info("session started (model %s, upstream %s)", model, display_name(self.settings.upstream))
-            context = CallContext(transport="relay")
+            context = CallContext(
+                transport="relay", extra={"model": model, "upstream": display_name(self.settings.upstream)}
+            )
+            upstream, client = self.metrics.tap(context, upstream, client, self.settings, model)
             host = SessionHost(
-                self.registry, upstream, client, self.settings.host, context=context, observer=self.observer
+                self.registry,
+                upstream,
+                client,
+                self.settings.host,
+                context=context,
+                observer=self.metrics.observer(self.observer),
             )
             await host.run()
         if not channel.client_closed:
             await channel.close(1000, "session ended")
-        log.info("session ended")
 
     async def _upstream_failed(self, channel: WebSocketChannel, client: EventChannel, exc: Exception) -> None:
         """Tell the client why (without secrets), then close: it can do nothing more here."""
@@ -142,15 +165,20 @@ def create_app(
     upstream: UpstreamOpener = open_upstream,
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
+    secret_store: SecretStore | None = None,
 ) -> Starlette:
     """The serve app over a started registry shared by every session (embed it, or let `run` serve it).
 
     `load_errors` (plugin or config entry -> message) are the tools that could not be loaded: the
     process serves without them, and /healthz says so instead of looking healthy. `observer` hears
     each session start and end (`ToolSetup.session_observer()` runs the plugins' session hooks).
+    `secret_store` keeps minted client secrets (default: this process's memory).
     """
     settings = settings or ServeSettings()
-    endpoint = RealtimeEndpoint(registry, settings, upstream, observer)
+    keys = (*settings.api_keys, *((settings.token,) if settings.token else ()))
+    authenticator = Authenticator(keys, secret_store)
+    metrics = ServeMetrics(registry, log_tool_io=settings.log_tool_io)
+    endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics)
     failed_plugins = sorted(load_errors or {})
 
     async def healthz(request: Request) -> JSONResponse:
@@ -164,7 +192,7 @@ def create_app(
                 "sessions": endpoint.sessions,
                 "failed_servers": sorted(registry.errors),
                 "failed_plugins": failed_plugins,
-                "auth": settings.token is not None,
+                "auth": authenticator.required,
             }
         )
 
@@ -176,5 +204,8 @@ def create_app(
             *openai_call_routes(registry, settings, observer),
         ]
     )
+    app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
     app.state.endpoint = endpoint
+    app.state.authenticator = authenticator
+    app.state.metrics = metrics
     return app

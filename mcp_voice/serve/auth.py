@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 DEFAULT_TOKEN_ENV = "MCP_VOICE_TOKEN"
 KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
@@ -42,14 +42,23 @@ def resolve_token(env: Mapping[str, str], token_env: str | None = None) -> str |
     return env.get(DEFAULT_TOKEN_ENV) or None
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse to expose the endpoint beyond loopback without a token."""
-    if token is None and not is_loopback(host):
-        raise AuthConfigError(
-            f"refusing to listen on {host} without a token: anyone who can reach it could use the "
-            f"upstream account and the tools. Set {DEFAULT_TOKEN_ENV} (or --token-env NAME), or "
-            "bind to 127.0.0.1."
-        )
+def check_bind(host: str, keys: str | Sequence[str] | None, *, insecure: bool = False) -> None:
+    """Refuse to expose the endpoint beyond loopback without API keys (unless `insecure`)."""
+    if isinstance(keys, str):
+        keys = [keys]
+    if keys or insecure or is_loopback(host):
+        return
+    raise AuthConfigError(
+        f"refusing to listen on {host} without API keys: anyone who can reach it could use the "
+        "upstream account and the tools. Set MCP_VOICE_API_KEYS (comma-separated API keys) or "
+        f"{DEFAULT_TOKEN_ENV} (one key), bind to 127.0.0.1, or pass --insecure to serve without keys."
+    )
+
+
+INSECURE_WARNING = (
+    "WARNING: --insecure: serving beyond loopback WITHOUT API keys; anyone who can reach this port "
+    "can use the upstream account and every tool. Set MCP_VOICE_API_KEYS instead."
+)
 
 
 def presented_tokens(

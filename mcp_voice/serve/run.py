@@ -22,7 +22,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
-from mcp_voice.serve import auth
+from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
@@ -59,6 +59,7 @@ def resolve_options(
     upstream_key_env: str | None = None,
     env: Mapping[str, str] = os.environ,
     public_url: str | None = None,
+    insecure: bool = False,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -72,7 +73,8 @@ def resolve_options(
     host = pick(host, "host", DEFAULT_HOST)
     target = check_target(pick(upstream, "upstream", None) or default_upstream(env))
     token = auth.resolve_token(env, pick(token_env, "token_env", None))
-    auth.check_bind(host, token)
+    api_keys = keys.resolve_api_keys(env, keys_env=pick(None, "api_keys_env", None))
+    auth.check_bind(host, (*api_keys, *((token,) if token else ())), insecure=insecure)
     settings = ServeSettings(
         upstream=target,
         model=pick(model, "model", DEFAULT_MODEL),
@@ -81,8 +83,25 @@ def resolve_options(
         host=host_settings(config),
         twilio=resolve_twilio(config, public_url=public_url, env=env),
         calls=calls_settings(config, env),
+        **observe_settings(config),
+        api_keys=api_keys,
     )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
+
+
+def observe_settings(config: Any) -> dict[str, Any]:
+    """The config's `[observe]` table as `ServeSettings` fields (none without the table)."""
+    table = getattr(config, "observe", None)
+    if table is None:
+        return {}
+    directory = table.event_log_dir
+    if directory is not None and hasattr(config, "resolve_path"):
+        directory = str(config.resolve_path(directory))
+    return {
+        "event_log_dir": directory,
+        "event_log_max_bytes": table.event_log_max_bytes,
+        "log_tool_io": table.log_tool_io,
+    }
 
 
 def host_settings(config: Any) -> HostSettings:
@@ -225,6 +244,7 @@ async def _serve_on(
     load_errors: Mapping[str, str] | None,
     observer: SessionObserver | None = None,
 ) -> None:
+    redact.install([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     async with registry:
         app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
         async with running(app, sock, log_level=log_level) as server:

@@ -27,6 +27,7 @@ from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
 from mcp_voice.session.tools import SessionTools
+from mcp_voice.tools.client_urls import ClientServerPolicy
 from mcp_voice.tools.registry import ToolRegistry
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class HostSettings:
     it. Turn off when serving clients you don't trust with outbound requests from this machine."""
     dtmf: DtmfAction = field(default_factory=DtmfAction)
     """What a keypad press on a phone call does (Twilio `dtmf`, SIP `dtmf_event_received`)."""
+    client_server_urls: tuple[str, ...] = ()
+    """URL patterns a client's `mcp_server` may name (empty: only the host's own servers)."""
+    client_server_headers: tuple[str, ...] = ()
+    """URL patterns to which a client's `mcp_server` headers are passed."""
+    client_server_timeout_s: float = 5.0
 
 
 class SessionHost:
@@ -86,7 +92,16 @@ class SessionHost:
         self.upstream = upstream
         self.client = client
         self.tools = SessionTools(
-            registry, auto=settings.register_plugin_tools, allow_urls=settings.allow_client_servers
+            registry,
+            auto=settings.register_plugin_tools,
+            allow_urls=settings.allow_client_servers,
+            url_policy=ClientServerPolicy(
+                tuple(settings.client_server_urls),
+                tuple(settings.client_server_headers),
+                settings.client_server_timeout_s,
+            ),
+            spawn=self._spawn,
+            report=self._tools_problem,
         )
         self.presenter = Presenter(self.tools.lookup, self.tools.label, self.tools.client_view)
         self.outbox = Outbox(upstream, client, self.presenter)
@@ -202,6 +217,10 @@ class SessionHost:
             "session": {"type": "realtime", "tools": tools},
         }
         await self.outbox.host(event)
+
+    async def _tools_problem(self, message: str) -> None:
+        """A client's tools entry failed after its update was taken (a server that did not connect)."""
+        await self.outbox.client(error_event(message, code="invalid_value", param="session.tools"))
 
     def _on_tools_changed(self) -> None:
         self._tools_dirty.set()

@@ -3,9 +3,14 @@
 The model gets the host's tools (every registry tool unless `register_plugin_tools=False`, plus
 the servers a client names with `mcp_server` / GA `mcp` entries) and the client's own function
 tools. Entries naming a server the host runs are expanded into its function tools and never go
-upstream; an `mcp_server` with an unknown http(s) URL is connected for this session only; a GA
-`mcp` entry the host does not serve is passed through for the upstream to run. The client is
-always shown its own tools list as it sent it (host tools stay invisible).
+upstream; such an entry's `tools` / `allowed_tools` / `require_approval` narrow that server's
+tools for the session, auto-registered ones included. An entry naming a server the host runs maps
+to it by name, whatever its URL. An `mcp_server` with an unknown http(s) URL is connected for
+this session only, if `ClientServerPolicy` allows the URL, in the background (a slow or dead
+server never holds the session up; failures all read "could not connect", reported no sooner than
+the connect timeout, so they reveal nothing about the port). A GA `mcp` entry the host does not
+serve is passed through for the upstream to run. The client is always shown its own tools list as
+it sent it (host tools stay invisible).
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
+
+from mcp_voice.tools.client_urls import ClientServerPolicy, UrlRefused
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import HostTool, ServerSpec
 
@@ -66,10 +75,24 @@ def _approval(value: Any) -> frozenset[str] | bool:
 class SessionTools:
     """Per-session tool bookkeeping over the shared registry."""
 
-    def __init__(self, registry: ToolRegistry, *, auto: bool, allow_urls: bool = True) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        auto: bool,
+        allow_urls: bool = True,
+        url_policy: ClientServerPolicy | None = None,
+        spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None,
+        report: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """`spawn` runs a connection in the session's background; `report` tells the client of a
+        failure found there. Without them, connections are made inline (time-limited)."""
         self._registry = registry
         self._auto = auto
         self._allow_urls = allow_urls
+        self._policy = url_policy or ClientServerPolicy()
+        self._spawn = spawn
+        self._report = report
         self._tag = secrets.token_hex(4)
         self._client_tools: list[Event] | None = None
         self._entries: list[_Entry] = []
@@ -116,7 +139,9 @@ class SessionTools:
         before = self._host
         host: dict[str, HostTool] = {}
         if self._auto:
-            for tool in self._registry.tools(self._shared_servers()):
+            # A server the client names is narrowed by its entry: none of its tools come in unasked.
+            named = {entry.server for entry in self._entries}
+            for tool in self._registry.tools(s for s in self._shared_servers() if s not in named):
                 host[tool.name] = tool
         for entry in self._entries:
             for tool in self._registry.tools([entry.server]):
@@ -204,19 +229,51 @@ class SessionTools:
                 f"mcp_server {label!r}: this host does not connect to servers clients name by URL "
                 "(allow_client_servers is off); use one of its own servers"
             )
+        try:
+            self._policy.check(url)
+        except UrlRefused as exc:
+            raise ToolProblem(f"mcp_server {label!r}: not allowed: {exc}") from None
         name = label if label not in self._registry.servers else f"{label}_{self._tag}"
         headers = entry.get("headers")
-        if not isinstance(headers, dict):
+        if not isinstance(headers, dict) or not self._policy.passes_headers(url):
             headers = {}
         spec = ServerSpec(name=name, target=url, headers=headers, plugin=SESSION_PLUGIN_PREFIX + self._tag)
-        try:
-            await self._registry.add_server(spec)
-        except Exception as exc:
-            raise ToolProblem(f"mcp_server {label!r}: {exc}") from None
         self._owned[label] = name
         self._labels[name] = label
         wanted_owned.add(label)
+        if self._spawn is not None:
+
+            async def connect() -> None:
+                await self._connect(label, spec)
+
+            self._spawn(connect)
+        elif not await self._connect(label, spec, report=False):
+            raise ToolProblem(f"mcp_server {label!r}: could not connect")
         return _Entry(label, name, allowed)
+
+    async def _connect(self, label: str, spec: ServerSpec, *, report: bool = True) -> bool:
+        """Connect a client-named server within the timeout; on failure say only "could not connect"."""
+        timeout = self._policy.connect_timeout_s
+        started = anyio.current_time()
+        try:
+            with anyio.fail_after(timeout):
+                await self._policy.check_resolved(str(spec.target))
+                await self._registry.add_server(spec)
+        except Exception as exc:  # the reason stays in this host's log, never reaches the client
+            logger.info("client-named MCP server %r not connected: %s", label, exc or type(exc).__name__)
+            with anyio.CancelScope(shield=True):
+                await self._registry.remove_server(spec.name)
+            if self._owned.get(label) == spec.name:
+                del self._owned[label]
+                self._labels.pop(spec.name, None)
+            if report and self._report is not None:
+                # Every failure is told at the same moment: no timing oracle for open/closed ports.
+                await anyio.sleep(max(0.0, started + timeout - anyio.current_time()))
+                await self._report(f"mcp_server {label!r}: could not connect")
+            return False
+        if self._owned.get(label) != spec.name:  # the client dropped the entry meanwhile
+            await self._registry.remove_server(spec.name)
+        return True
 
     async def _disconnect(self, label: str) -> None:
         name = self._owned.pop(label)

@@ -101,6 +101,7 @@ class ToolRegistry:
     ) -> None:
         self._policy_hook = policy_hook
         self._on_event = on_event
+        self._event_listeners: list[Callable[[ToolEvent], None]] = []
         self._connections: dict[str, ServerConnection] = {}
         self._finished: dict[str, anyio.Event] = {}
         for spec in specs:
@@ -196,6 +197,16 @@ class ToolRegistry:
 
         return remove
 
+    def add_event_listener(self, callback: Callable[[ToolEvent], None]) -> Callable[[], None]:
+        """Also tell `callback` every `ToolEvent` (metrics, logs); returns a function that removes it."""
+        self._event_listeners.append(callback)
+
+        def remove() -> None:
+            if callback in self._event_listeners:
+                self._event_listeners.remove(callback)
+
+        return remove
+
     # -- the tool set ---------------------------------------------------------------------------------
 
     @property
@@ -270,12 +281,13 @@ class ToolRegistry:
     # -- calls --------------------------------------------------------------------------------------
 
     def _emit(self, event: ToolEvent) -> None:
-        if self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:
-            logger.exception("on_event observer failed on %s", event.kind)
+        for observer in (self._on_event, *self._event_listeners):
+            if observer is None:
+                continue
+            try:
+                observer(event)
+            except Exception:
+                logger.exception("on_event observer failed on %s", event.kind)
 
     async def call(
         self,
@@ -347,7 +359,7 @@ class ToolRegistry:
             result = tool_result(name, outcome, output_schema=self._output_schemas.get(name))
         if result.is_error:
             return self._failed(name, tool, call_id, result)
-        detail = {"images": len(result.images)}
+        detail = {"images": len(result.images), "bytes": len(result.output.encode())}
         self._emit(ToolEvent("finished", server=tool.server, tool=name, call_id=call_id, detail=detail))
         return result
 

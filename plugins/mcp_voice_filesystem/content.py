@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from .jail import FilesystemError, special_kind
+from .jail import FilesystemError, Jail, special_kind
 
 SNIFF_BYTES = 8192
 """How much of a file decides text versus binary."""
@@ -87,23 +87,38 @@ def binary_kind(name: str, sample: bytes) -> str:
     return guessed or "unknown binary data"
 
 
-def open_regular(path: Path, shown: str) -> BinaryIO:
-    """Open for reading without following a final symlink or blocking on a pipe, checking it is a file.
+def open_regular(path: Path, shown: str, jail: Jail | None = None) -> BinaryIO:
+    """Open for reading without following a symlink or blocking on a pipe, checking it is a file.
 
-    The jail already resolved `path`; O_NOFOLLOW and the fstat close the gap if it changed since.
+    The jail already resolved `path`; with `jail`, the open walks from the root's descriptor so no
+    link swapped in since (of the file or a folder on the way) is followed, and the fstat checks
+    what was opened. Without it only a final link is refused (for paths that are not the model's).
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    if jail is not None:
+        fd = jail.open(path, shown, flags)
+        return _checked(fd, shown, jail)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError as exc:
         raise FilesystemError(f"'{shown}' does not exist") from exc
     except OSError as exc:
         raise FilesystemError(f"cannot read '{shown}': {exc.strerror or exc}") from exc
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    return _checked(fd, shown, None)
+
+
+def _checked(fd: int, shown: str, jail: Jail | None) -> BinaryIO:
+    st = os.fstat(fd)
+    try:
+        if not stat.S_ISREG(st.st_mode):
+            mode = st.st_mode
+            kind = special_kind(mode) or ("a directory" if stat.S_ISDIR(mode) else "not a regular file")
+            raise FilesystemError(f"'{shown}' is {kind}, not a regular file")
+        if jail is not None:
+            jail.check_links(st, shown)
+    except BaseException:
         os.close(fd)
-        kind = special_kind(mode) or ("a directory" if stat.S_ISDIR(mode) else "not a regular file")
-        raise FilesystemError(f"'{shown}' is {kind}, not a regular file")
+        raise
     return os.fdopen(fd, "rb")
 
 
@@ -133,7 +148,9 @@ def _decode(data: bytes) -> str:
     return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data, final=False)
 
 
-def read_text(path: Path, shown: str, start: int | None, end: int | None, cap: int) -> str:
+def read_text(
+    path: Path, shown: str, start: int | None, end: int | None, cap: int, jail: Jail | None = None
+) -> str:
     """A text file's contents (or lines `start`..`end`, 1-based inclusive), at most `cap` bytes.
 
     Binary files are described instead of dumped. Notes in [brackets] say what was left out.
@@ -144,7 +161,7 @@ def read_text(path: Path, shown: str, start: int | None, end: int | None, cap: i
         raise FilesystemError(f"end_line must be 1 or more, not {end}")
     if start is not None and end is not None and end < start:
         raise FilesystemError(f"end_line {end} is before start_line {start}")
-    with open_regular(path, shown) as f:
+    with open_regular(path, shown, jail) as f:
         size = os.fstat(f.fileno()).st_size
         sample = f.read(SNIFF_BYTES)
         if not looks_like_text(sample):

@@ -2,8 +2,10 @@
 
 Every tool argument naming a path goes through `Jail.resolve`, which refuses `..` escapes,
 absolute paths outside the root, symbolic links (of the file or any parent) that lead out,
-pseudo-filesystems such as /proc, and special files (pipes, sockets, devices). Refusals are
-`FilesystemError`s, whose messages reach the model as tool errors.
+pseudo-filesystems such as /proc, and special files (pipes, sockets, devices). The resolved path
+is then opened through `beneath.py` (a walk from the root's descriptor that never follows a
+link), so a link swapped in after the check cannot lead out. Refusals are `FilesystemError`s,
+whose messages reach the model as tool errors; they never show the root's absolute path.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mcp.server.mcpserver.exceptions import ToolError
+
+from . import beneath
 
 PSEUDO_FILESYSTEMS = frozenset(
     {
@@ -48,6 +52,10 @@ _FALLBACK_PSEUDO_MOUNTS = {"/proc": "proc", "/sys": "sysfs", "/dev": "devtmpfs"}
 DEFAULT_EXCLUDE = ("__pycache__", "node_modules", "venv", "*.egg-info")
 """Names never shared by default: caches and installed dependencies, never what a person means."""
 HIDDEN_HINT = "set include_hidden = true in [plugins.filesystem] to share hidden files"
+
+
+OUTSIDE = "is outside the allowed folder"
+LEADS_OUT = "leads outside the allowed folder through a symbolic link"
 
 
 class FilesystemError(ToolError):
@@ -96,6 +104,8 @@ def os_errors(action: str, shown: str) -> Iterator[None]:
         yield
     except FilesystemError:
         raise
+    except beneath.PathChanged as exc:
+        raise FilesystemError(f"'{shown}' {OUTSIDE}: a symbolic link appeared on the way") from exc
     except FileNotFoundError as exc:
         raise FilesystemError(f"'{shown}' does not exist") from exc
     except OSError as exc:
@@ -107,7 +117,12 @@ class Jail:
     """The root every path is resolved against, and the rules for leaving it (you can't)."""
 
     def __init__(
-        self, root: str | Path, *, include_hidden: bool = False, exclude: Sequence[str] = DEFAULT_EXCLUDE
+        self,
+        root: str | Path,
+        *,
+        include_hidden: bool = False,
+        exclude: Sequence[str] = DEFAULT_EXCLUDE,
+        refuse_hardlinks: bool = False,
     ) -> None:
         given = Path(root).expanduser()
         absolute = Path(os.path.abspath(given))
@@ -120,6 +135,7 @@ class Jail:
         self._pseudo = {p: kind for p, kind in pseudo_mounts().items() if p != self.root}
         self.include_hidden = include_hidden
         self.exclude = tuple(exclude)
+        self.refuse_hardlinks = refuse_hardlinks
 
     def unshared_reason(self, name: str) -> str | None:
         """Why a file or directory called `name` is not shared ("hidden", "excluded"), or None.
@@ -188,7 +204,7 @@ class Jail:
         if self._alias != self.root and lexical.is_relative_to(self._alias):
             lexical = self.root / lexical.relative_to(self._alias)
         if not self.contains(lexical):
-            raise FilesystemError(f"'{path}' is outside the filesystem root {self.root}")
+            raise FilesystemError(f"'{path}' {OUTSIDE}")
         self.check_shared(lexical, path)
         with os_errors("resolve", path):
             if follow or lexical == self.root:
@@ -196,17 +212,13 @@ class Jail:
             else:
                 real = Path(os.path.realpath(lexical.parent)) / lexical.name
         if not self.contains(real):
-            raise FilesystemError(
-                f"'{path}' leads outside the filesystem root {self.root} through a symbolic link"
-            )
+            raise FilesystemError(f"'{path}' {LEADS_OUT}")
         self.check_shared(real, path)  # a link must not lead into .git either
         if not follow and real.is_symlink():
             # Moving a link is fine; a link that leads out is refused like any other.
             target = Path(os.path.realpath(real))
             if not self.contains(target):
-                raise FilesystemError(
-                    f"'{path}' leads outside the filesystem root {self.root} through a symbolic link"
-                )
+                raise FilesystemError(f"'{path}' {LEADS_OUT}")
         pseudo = self.pseudo_mount(real)
         if pseudo is not None:
             mount, system = pseudo
@@ -235,6 +247,25 @@ class Jail:
         if not real.is_dir():
             raise FilesystemError(f"'{path}' is a file, not a directory")
         return real
+
+    # -- opening what `resolve` returned, race-free ------------------------------------------------
+
+    def open(self, real: Path, shown: str, flags: int, *, action: str = "read") -> int:
+        """A descriptor of `real` (as `resolve` returned it) reached without following any link."""
+        with os_errors(action, shown):
+            return beneath.open_beneath(self.root, real, flags)
+
+    def open_dir(self, real: Path, shown: str, *, action: str = "list") -> int:
+        with os_errors(action, shown):
+            return beneath.open_dir(self.root, real)
+
+    def check_links(self, st: os.stat_result, shown: str) -> None:
+        """Refuse a file with other hard links when `refuse_hardlinks` is set (they may be outside)."""
+        if self.refuse_hardlinks and not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:
+            raise FilesystemError(
+                f"'{shown}' has {st.st_nlink} hard links, and files with more than one are not shared "
+                "(refuse_hardlinks in [plugins.filesystem]): another link may be outside the allowed folder"
+            )
 
     def link_target_inside(self, path: Path) -> Path | None:
         """Where a symbolic link met during a walk leads, or None when that is outside the root."""

@@ -17,18 +17,26 @@ LIST_LIMIT = 500
 
 def list_directory(jail: Jail, path: str) -> str:
     real = jail.resolve_dir(path)
-    with os_errors("list", path), os.scandir(real) as it:
-        everything = list(it)
-    entries = [e for e in everything if jail.unshared_reason(e.name) is None]
-    note = unshared_note(jail, [e.name for e in everything if jail.unshared_reason(e.name) is not None])
-    # Sort on d_type (no stat): a huge directory costs one scandir, and stats only what is shown.
-    entries.sort(key=lambda e: (not _is_dir_inside(jail, e), e.name.casefold()))
+    fd = jail.open_dir(real, path)
+    try:
+        with os_errors("list", path), os.scandir(fd) as it:  # by descriptor: no link swapped in is followed
+            everything = list(it)
+        entries = [e for e in everything if jail.unshared_reason(e.name) is None]
+        note = unshared_note(jail, [e.name for e in everything if jail.unshared_reason(e.name) is not None])
+        # Sort on d_type (no stat): a huge directory costs one scandir, and stats only what is shown.
+        entries.sort(key=lambda e: (not _is_dir_inside(jail, real, e), e.name.casefold()))
+        return _listing(jail, real, entries, note)
+    finally:
+        os.close(fd)
+
+
+def _listing(jail: Jail, real: Path, entries: list[os.DirEntry[str]], note: str) -> str:
     shown = jail.relative(real)
     if not entries:
         empty = f"Directory '{shown}' has no shared entries." if note else f"Directory '{shown}' is empty."
         return f"{empty}\n{note}" if note else empty
     lines = [f"Directory '{shown}' has {_plural(len(entries), 'entry', 'entries')}:"]
-    lines.extend(_describe_entry(jail, e) for e in entries[:LIST_LIMIT])
+    lines.extend(_describe_entry(jail, real, e) for e in entries[:LIST_LIMIT])
     if len(entries) > LIST_LIMIT:
         lines.append(
             f"[Showing the first {LIST_LIMIT} of {len(entries)} entries; "
@@ -55,20 +63,20 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"1 {one}" if n == 1 else f"{n} {many}"
 
 
-def _is_dir_inside(jail: Jail, entry: os.DirEntry[str]) -> bool:
+def _is_dir_inside(jail: Jail, folder: Path, entry: os.DirEntry[str]) -> bool:
     try:
         if entry.is_symlink():
-            target = jail.shared_link_target(Path(entry.path))
+            target = jail.shared_link_target(folder / entry.name)
             return target is not None and target.is_dir()
         return entry.is_dir(follow_symlinks=False)
     except OSError:
         return False
 
 
-def _describe_entry(jail: Jail, entry: os.DirEntry[str]) -> str:
+def _describe_entry(jail: Jail, folder: Path, entry: os.DirEntry[str]) -> str:
     try:
         if entry.is_symlink():
-            target = jail.link_target_inside(Path(entry.path))
+            target = jail.link_target_inside(folder / entry.name)
             if target is None:
                 return f"{entry.name} (link leading outside the root; not accessible)"
             if not jail.is_shared(target):
@@ -96,22 +104,30 @@ def file_info(jail: Jail, path: str) -> str:
     if os.path.islink(lexical):
         lines.append(f"link: symbolic link to '{jail.relative(real)}'")
     with os_errors("read", path):
-        st = real.stat()
+        fd = jail.open(real, path, getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK))
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         modified = datetime.fromtimestamp(st.st_mtime).astimezone().isoformat(timespec="seconds")
         permissions = f"{stat.filemode(st.st_mode)[1:]} ({stat.S_IMODE(st.st_mode):04o})"
         if stat.S_ISDIR(st.st_mode):
-            count = sum(1 for name in os.listdir(real) if jail.unshared_reason(name) is None)
+            dir_fd = jail.open_dir(real, path)
+            try:
+                count = sum(1 for name in os.listdir(dir_fd) if jail.unshared_reason(name) is None)
+            finally:
+                os.close(dir_fd)
             lines += ["type: directory", f"entries: {count}"]
         else:
             exact = f" ({st.st_size} bytes)" if st.st_size >= 1024 else ""
             lines += ["type: file", f"size: {human_size(st.st_size)}{exact}"]
-            lines.append(f"content: {_content_summary(real, path, st.st_size)}")
+            lines.append(f"content: {_content_summary(jail, real, path, st.st_size)}")
         lines += [f"modified: {modified}", f"permissions: {permissions}"]
     return "\n".join(lines)
 
 
-def _content_summary(real: Path, shown: str, size: int) -> str:
-    with _open_regular(real, shown) as f:
+def _content_summary(jail: Jail, real: Path, shown: str, size: int) -> str:
+    with _open_regular(real, shown, jail) as f:
         sample = f.read(SNIFF_BYTES)
         if not looks_like_text(sample):
             return f"binary ({binary_kind(real.name, sample)})"

@@ -31,6 +31,9 @@ class FilesystemSettings(PolicyKeys):
     """Share hidden entries (names starting with ".": .git, .env, .venv); off by default."""
     exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE))
     """Glob patterns of names (any path component) never listed, searched, read or written."""
+    refuse_hardlinks: bool = False
+    """Refuse to read files with more than one hard link: the jail cannot tell whether another
+    link is outside the shared folder (a hard link is the same file under two names)."""
 
     @field_validator("exclude")
     @classmethod
@@ -52,6 +55,7 @@ def register_servers(register: Callable[[ServerSpec], None], config: Config) -> 
             max_read_bytes=settings.max_read_bytes,
             include_hidden=settings.include_hidden,
             exclude=settings.exclude,
+            refuse_hardlinks=settings.refuse_hardlinks,
         )
     except RootError as exc:
         raise config.error(f"plugins.{PLUGIN_NAME}.root", f"'{settings.root}': {exc}") from None

@@ -102,7 +102,18 @@ class Search:
 
     def _scan_dir(self, pending: _Pending) -> None:
         try:
-            with os.scandir(pending.path) as it:
+            fd = self.jail.open_dir(pending.path, pending.rel or ".")
+        except (OSError, FilesystemError):
+            self.unreadable += 1
+            return
+        try:  # by descriptor: a folder swapped for a link is not listed (entries stat through it)
+            self._scan_entries(pending, fd)
+        finally:
+            os.close(fd)
+
+    def _scan_entries(self, pending: _Pending, fd: int) -> None:
+        try:
+            with os.scandir(fd) as it:
                 entries = sorted(it, key=lambda e: e.name.casefold())
         except OSError:
             self.unreadable += 1
@@ -118,7 +129,7 @@ class Search:
                     self.skipped_excluded += 1
                 continue
             rel = pending.rel + entry.name
-            path = Path(entry.path)
+            path = pending.path / entry.name
             try:
                 if entry.is_symlink():
                     target = self.jail.shared_link_target(path)
@@ -150,7 +161,7 @@ class Search:
             self.matches.append(Match(pending.rel))
             return
         try:
-            with open_regular(pending.path, pending.rel) as f:
+            with open_regular(pending.path, pending.rel, self.jail) as f:
                 if os.fstat(f.fileno()).st_size > MAX_SEARCHED_FILE_BYTES:
                     self.skipped_large += 1
                     return

@@ -52,6 +52,7 @@ def build_server(
     max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
     include_hidden: bool = False,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    refuse_hardlinks: bool = False,
 ) -> MCPServer:
     """An in-process MCP server for the tree at `root`. Raises RootError if `root` is not a directory.
 
@@ -60,7 +61,7 @@ def build_server(
     """
     if max_read_bytes < 1:
         raise ValueError(f"max_read_bytes must be positive, not {max_read_bytes}")
-    jail = Jail(root, include_hidden=include_hidden, exclude=exclude)
+    jail = Jail(root, include_hidden=include_hidden, exclude=exclude, refuse_hardlinks=refuse_hardlinks)
     mode = "read and write" if writable else "read (not change)"
     hidden = "" if include_hidden else " Hidden files (names starting with '.') are not shared."
     with preserve_root_logging():  # MCPServer would otherwise call logging.basicConfig
@@ -94,7 +95,7 @@ def _add_read_tools(server: MCPServer, jail: Jail, max_read_bytes: int) -> None:
         where to continue; binary files are described, not shown."""
 
         def read() -> str:
-            return read_text(jail.resolve_file(path), path, start_line, end_line, max_read_bytes)
+            return read_text(jail.resolve_file(path), path, start_line, end_line, max_read_bytes, jail)
 
         return await _read(read)
 

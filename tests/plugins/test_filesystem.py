@@ -212,8 +212,8 @@ async def test_file_info_for_text_binary_directory_and_link(tree: Path) -> None:
 # --- the jail ------------------------------------------------------------------------------------
 
 
-OUTSIDE = "is outside the filesystem root {root}"
-LINKED_OUT = "leads outside the filesystem root {root} through a symbolic link"
+OUTSIDE = "is outside the allowed folder"
+LINKED_OUT = "leads outside the allowed folder through a symbolic link"
 
 
 @pytest.mark.anyio
@@ -466,22 +466,22 @@ async def test_write_tools_are_jailed_too(tree: Path) -> None:
     outside = tree.parent / "outside"
     async with connect(tree, writable=True) as client:
         assert await refused(client, "write_file", path="../evil.txt", content="x") == (
-            f"'../evil.txt' is outside the filesystem root {tree}"
+            "'../evil.txt' is outside the allowed folder"
         )
         assert await refused(client, "write_file", path="outside_dir/evil.txt", content="x") == (
-            f"'outside_dir/evil.txt' leads outside the filesystem root {tree} through a symbolic link"
+            "'outside_dir/evil.txt' leads outside the allowed folder through a symbolic link"
         )
         assert await refused(client, "write_file", path="secret_link", content="x", overwrite=True) == (
-            f"'secret_link' leads outside the filesystem root {tree} through a symbolic link"
+            "'secret_link' leads outside the allowed folder through a symbolic link"
         )
         assert await refused(client, "make_directory", path="outside_dir/new") == (
-            f"'outside_dir/new' leads outside the filesystem root {tree} through a symbolic link"
+            "'outside_dir/new' leads outside the allowed folder through a symbolic link"
         )
         assert await refused(client, "move", source="notes.txt", destination="outside_dir") == (
-            f"'outside_dir' leads outside the filesystem root {tree} through a symbolic link"
+            "'outside_dir' leads outside the allowed folder through a symbolic link"
         )
         assert await refused(client, "move", source="notes.txt", destination="../notes.txt") == (
-            f"'../notes.txt' is outside the filesystem root {tree}"
+            "'../notes.txt' is outside the allowed folder"
         )
         assert await refused(client, "move", source=".", destination="elsewhere") == (
             "cannot move the filesystem root itself"
@@ -632,7 +632,7 @@ async def test_through_open_tools_the_framework_sees_policies_and_refusals(tree:
         assert (read.is_error, read.output) == (False, "line 1\n\n[Line 1 of 10.]")
         escape = await tools.call("filesystem__read_file", {"path": "../outside/secret.txt"})
         assert escape.is_error
-        assert f"'../outside/secret.txt' is outside the filesystem root {tree}" in escape.output
+        assert "'../outside/secret.txt' is outside the allowed folder" in escape.output
         assert "top secret" not in escape.output
 
 

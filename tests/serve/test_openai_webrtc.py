@@ -98,3 +98,20 @@ async def test_without_an_openai_key_the_route_is_off_and_says_why() -> None:
     async with rig(token=TOKEN, api_key=None) as r:
         response = await offer(r, session={"type": "realtime"})
         assert response.status_code == 503 and "OPENAI_API_KEY" in response.json()["error"]["message"]
+
+
+async def test_a_client_secret_opens_a_call_with_its_pinned_config() -> None:
+    async with rig(token=TOKEN) as r:
+        async with httpx2.AsyncClient() as client:
+            minted = await client.post(
+                f"{r.url}/v1/realtime/client_secrets",
+                json={"session": {"type": "realtime", "instructions": "Pinned by the backend."}},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+        assert minted.status_code == 200, minted.text
+        secret = minted.json()["value"]
+        response = await offer(r, token=secret, session={"type": "realtime", "instructions": "Widened."})
+        assert response.status_code == 201, response.text
+        create = await r.fake.wait_request("create")
+        assert create.body["session"]["instructions"] == "Pinned by the backend."
+        assert (await offer(r, token="ek_unknown")).status_code == 401

@@ -58,7 +58,7 @@ async def test_beyond_loopback_without_token_refuses_to_start(tmp_path: Path) ->
             code = await proc.wait()
     assert code != 0
     assert line == ""
-    assert "without a token" in err and "MCP_VOICE_TOKEN" in err
+    assert "without API keys" in err and "MCP_VOICE_API_KEYS" in err and "--insecure" in err
 
 
 async def test_openai_key_is_not_sent_to_a_url_upstream(tmp_path: Path, fake_upstream: FakeUpstream) -> None:
@@ -89,3 +89,33 @@ async def test_token_from_environment_guards_a_served_endpoint(tmp_path: Path) -
         async with websockets.connect(url, additional_headers={"Authorization": "Bearer tok-77"}) as ws:
             with anyio.fail_after(20):
                 assert json.loads(await ws.recv())["type"] == "session.created"
+
+
+async def test_insecure_warns_on_every_start() -> None:
+    async with serve_process("--port", "0", "--upstream", "sim", "--insecure") as (proc, line):
+        assert "listening on" in line
+        proc.terminate()
+        with anyio.fail_after(30):
+            await proc.wait()
+        err = await read_all(proc.stderr)
+    assert "--insecure" in err and "WITHOUT API keys" in err
+
+
+def test_options_take_api_keys_and_observe_settings_from_config(tmp_path: Path) -> None:
+    from mcp_voice.config import parse_config
+    from mcp_voice.serve.run import resolve_options
+
+    config = parse_config(
+        {
+            "serve": {"host": "0.0.0.0", "api_keys_env": "MY_KEYS"},
+            "observe": {"log_tool_io": True, "event_log_dir": "events", "event_log_max_bytes": 5000},
+            "session": {"client_server_urls": ["https://mcp.example.com/*"]},
+        },
+        source=tmp_path / "mcp-voice.toml",
+    )
+    options = resolve_options(config, upstream="sim", env={"MY_KEYS": "k-one,k-two", "MCP_VOICE_TOKEN": "t"})
+    assert options.settings.api_keys == ("k-one", "k-two", "t")
+    assert options.settings.log_tool_io is True and options.settings.event_log_max_bytes == 5000
+    assert options.settings.event_log_dir == str(tmp_path / "events")
+    assert options.settings.host.client_server_urls == ["https://mcp.example.com/*"]
+    assert "k-one" not in repr(options.settings)

@@ -102,12 +102,15 @@ async def test_unknown_ws_server_is_an_error_and_the_session_goes_on(registry: T
 
 
 async def test_unreachable_http_server_is_an_error(registry: ToolRegistry) -> None:
-    async with open_session(registry, OFF) as s:
+    settings = HostSettings(
+        register_plugin_tools=False, client_server_urls=("http://127.0.0.1:9/*",), client_server_timeout_s=1
+    )
+    async with open_session(registry, settings) as s:
         await s.upstream("session.update")
         entry = {"type": "mcp_server", "name": "gone", "server_url": "http://127.0.0.1:9/mcp"}
         sent = await update(s, [entry])
         assert names(sent) == []
-        assert "gone" in (await s.received("error"))["error"]["message"]
+        assert (await s.received("error"))["error"]["message"] == "mcp_server 'gone': could not connect"
         assert "gone" not in registry.servers
 
 
@@ -138,7 +141,11 @@ async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
     registry: ToolRegistry, http_sample: str
 ) -> None:
     """A real streamable-HTTP MCP server (another process), named by a client `mcp_server` entry."""
-    async with open_session(registry, OFF) as s:
+    allowed = ("http://127.0.0.1:*/mcp",)
+    settings = HostSettings(
+        register_plugin_tools=False, client_server_urls=allowed, client_server_headers=allowed
+    )
+    async with open_session(registry, settings) as s:
         await s.upstream("session.update")
         entry = {
             "type": "mcp_server",
@@ -148,6 +155,8 @@ async def test_unknown_http_server_is_connected_and_its_tool_runs_in_the_host(
             "tools": ["echo", "add"],
         }
         sent = await update(s, [entry, MINE])
+        while "remote__add" not in names(sent):  # connected in the background, then sent again
+            sent = await s.upstream("session.update")
         assert sorted(names(sent)) == ["get_time", "remote__add", "remote__echo"]  # allow-list honoured
         assert "remote" in registry.servers  # connected for this session
         item = function_call_item("remote__add", '{"a": 20, "b": 22}')

@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
-from mcp_voice.serve import auth
+from mcp_voice.serve.keys import Credential, authenticate
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
+from mcp_voice.serve.pinned import NOT_PINNED
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -34,9 +35,9 @@ log = logging.getLogger("mcp_voice.serve.calls")
 MAX_OFFER_BYTES = 1 << 20
 
 
-def is_authorized(settings: ServeSettings, request: Request) -> bool:
-    """Who may create a call: the same credential as the relay WebSocket (the one place to change it)."""
-    return auth.is_authorized(settings.token, request.headers, request.query_params, ())
+async def credential_for(request: Request) -> Credential | None:
+    """Who may create a call: the same check as the relay WebSocket (an API key or a client secret)."""
+    return await authenticate(request)
 
 
 class _BadOffer(Exception):
@@ -67,9 +68,12 @@ class WebRTCCalls:
         self.tls = tls
 
     async def handle(self, request: Request) -> Response:
-        if not is_authorized(self.settings, request):
+        credential = await credential_for(request)
+        if credential is None:
             return _error(
-                "invalid or missing token (send Authorization: Bearer <token>)", 401, "unauthorized"
+                "invalid or missing API key or client secret (send Authorization: Bearer <key>)",
+                401,
+                "unauthorized",
             )
         off = self.calls.webrtc_off
         if off is not None:
@@ -78,6 +82,8 @@ class WebRTCCalls:
             sdp, session = await self._offer(request)
         except _BadOffer as exc:
             return _error(str(exc), 400, "invalid_offer")
+        # A client secret's pinned config wins over what the browser sent, as on the relay.
+        session = {**session, **{k: v for k, v in credential.session.items() if k not in NOT_PINNED}}
         own_tools = [t for t in session.get("tools") or () if isinstance(t, dict)]
         host_tools = self.registry.function_tools() if self.settings.host.register_plugin_tools else []
         forwarded = {**self.calls.accept_session(self.settings.model, []), **session}
