@@ -151,6 +151,7 @@ class Config(_Table):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     session: SessionConfig = Field(default_factory=SessionConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
     openai_calls: OpenAICallsConfig = Field(default_factory=lambda: OpenAICallsConfig())
     observe: ObserveConfig = Field(default_factory=lambda: ObserveConfig())
     source: Path | None = Field(default=None, exclude=True)
@@ -381,3 +382,17 @@ class OpenAICallsConfig(_Table):
     """Tools that need approval on a call (nobody can click on a phone): run them, or refuse them."""
     webrtc: bool = True
     """Serve `POST /v1/realtime/calls` for browsers (needs the OpenAI key)."""
+
+
+class TwilioConfig(_Table):
+    """`[twilio]`: phone calls through Twilio Media Streams (on once `public_url` is set)."""
+
+    public_url: str | None = None
+    """The base URL Twilio reaches serve at, e.g. https://abc.ngrok.app (or `--public-url`)."""
+    auth_token_env: str | None = None
+    """Name of the environment variable holding the Twilio auth token (default TWILIO_AUTH_TOKEN)."""
+    greeting: str | None = None
+    """Instructions for a first response when a call connects (None: wait for the caller)."""
+
+
+Config.model_rebuild()

@@ -22,6 +22,7 @@ Secrets come from the environment, never the command line: OPENAI_API_KEY (upstr
 MCP_VOICE_API_KEYS (comma-separated API keys clients present; MCP_VOICE_TOKEN counts as one more):
 a key is required to listen beyond loopback unless --insecure. A key also mints ephemeral client
 secrets (POST /v1/realtime/client_secrets) and reads GET /metrics.
+TWILIO_AUTH_TOKEN (phone calls: Twilio's signatures are checked with it).
 OpenAI SIP calls and WebRTC (POST /openai/webhook, POST /v1/realtime/calls; docs/openai-calls.md):
 OPENAI_WEBHOOK_SECRET (the whsec_ webhook secret), OPENAI_BASE_URL (default https://api.openai.com/v1).
 """
@@ -56,6 +57,11 @@ def add_parser(subparsers: Any) -> None:
         help="allow listening beyond loopback without API keys (warns on every start; not on a network)",
     )
     group.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the https:// base URL Twilio reaches this server at; turns on phone calls (/twilio/voice)",
+    )
+    group.add_argument(
         "--tls-cert", metavar="PATH", help="PEM certificate: serve wss:// (default: [serve] tls_cert)"
     )
     group.add_argument(
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.serve.run import resolve_options, serve
     from mcp_voice.serve.targets import TargetError
     from mcp_voice.serve.tls import TlsConfigError
+    from mcp_voice.serve.twilio.settings import TwilioConfigError
 
     redact.install()  # before the first log line: no key or token in any line, at any level
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
@@ -90,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             token_env=args.token_env,
             upstream_key_env=args.upstream_key_env,
+            public_url=args.public_url,
             insecure=args.insecure,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
         )
-    except (AuthConfigError, TargetError, TlsConfigError) as exc:
+    except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError) as exc:
         raise common.CliError(str(exc)) from None
     redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
+    redact.add_secrets([options.settings.twilio.auth_token if options.settings.twilio else None])
     if args.insecure and not (options.settings.api_keys or options.settings.token):
         where = "" if is_loopback(options.host) else f" (listening on {options.host})"
         print(INSECURE_WARNING + where, file=sys.stderr, flush=True)

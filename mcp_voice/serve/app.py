@@ -34,6 +34,7 @@ from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
 from mcp_voice.serve.pinned import PinnedClientChannel
 from mcp_voice.serve.secret_routes import secret_routes
 from mcp_voice.serve.targets import display_name
+from mcp_voice.serve.twilio import TwilioSettings, twilio_routes
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
@@ -58,6 +59,8 @@ class ServeSettings:
     token: str | None = field(default=None, repr=False)
     """Clients must present it; None: no auth (loopback only, enforced by `run`)."""
     host: HostSettings = field(default_factory=HostSettings)
+    twilio: TwilioSettings | None = None
+    """Phone calls (`/twilio/voice`, `/twilio/media`); None: off."""
     calls: CallsSettings = field(default_factory=CallsSettings)
     """OpenAI SIP webhooks and WebRTC calls (off unless a webhook secret / OpenAI key is set)."""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -205,6 +208,7 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
+            *twilio_routes(registry, settings, upstream, observer),
             *openai_call_routes(registry, settings, observer),
         ]
     )

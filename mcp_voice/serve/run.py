@@ -28,6 +28,7 @@ from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.serve.tls import TlsFiles, resolve_tls
+from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
@@ -63,6 +64,7 @@ def resolve_options(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     env: Mapping[str, str] = os.environ,
+    public_url: str | None = None,
     insecure: bool = False,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
@@ -85,6 +87,7 @@ def resolve_options(
         api_key=upstream_api_key(target, env, pick(upstream_key_env, "upstream_key_env", None)),
         token=token,
         host=host_settings(config),
+        twilio=resolve_twilio(config, public_url=public_url, env=env),
         calls=calls_settings(config, env),
         **observe_settings(config),
         api_keys=api_keys,
@@ -279,6 +282,8 @@ async def _serve_on(
                 print(line, file=out, flush=True)
                 for summary in loaded_summary(registry, plugins, load_errors):
                     print(summary, file=out, flush=True)
+                for note in startup_notes(options.settings.twilio):
+                    print(note, file=sys.stderr, flush=True)
                 await server.stopped.wait()
 
 

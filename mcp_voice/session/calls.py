@@ -96,10 +96,17 @@ class CallManager:
         self._progress_updates = progress_updates
         self._progress_interval_s = progress_interval_s
         self._running: dict[str, Call] = {}
+        self._idle = anyio.Event()
 
     @property
     def running(self) -> list[Call]:
         return list(self._running.values())
+
+    async def wait_idle(self) -> None:
+        """Until no call is running (a phone call that hung up lets its calls finish)."""
+        while self._running:
+            self._idle = anyio.Event()
+            await self._idle.wait()
 
     async def start(self, view: HostCallView, output_index: int, *, hold: bool = False) -> None:
         """Run a (possibly just approved) call; a long-running one gets its placeholder now.
@@ -169,6 +176,8 @@ class CallManager:
         finally:
             call.finished = True
             self._running.pop(view.item_id, None)
+            if not self._running:
+                self._idle.set()
 
     async def _deliver(self, call: Call, result: ToolResult) -> None:
         view = call.view

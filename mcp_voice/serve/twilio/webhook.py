@@ -1,0 +1,56 @@
+"""`POST /twilio/voice`: Twilio asks what to do with an incoming call; the answer streams it here.
+
+The answer is TwiML `<Connect><Stream url="wss://PUBLIC/twilio/media">`, with the caller's and
+the called number as `<Parameter>`s: Twilio's stream `start` message carries the CallSid but not
+the numbers, and the per-call context wants them. With an auth token configured, a request
+without a valid `X-Twilio-Signature` gets 403 and no TwiML (nothing about the server leaks).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from mcp_voice.serve.twilio.settings import TwilioSettings
+from mcp_voice.serve.twilio.signature import SIGNATURE_HEADER, SignatureCheck
+
+log = logging.getLogger("mcp_voice.serve.twilio")
+
+FORWARDED_PARAMETERS = ("From", "To", "Direction", "CallerName", "FromCountry")
+"""Webhook fields handed to the stream (and so to `CallContext`), when Twilio sent them."""
+FORBIDDEN = "invalid or missing X-Twilio-Signature\n"
+
+
+def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
+    """The TwiML that connects the call's audio to our media WebSocket."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=settings.media_url)
+    for name in FORWARDED_PARAMETERS:
+        if form.get(name):
+            stream.parameter(name=name, value=form[name])
+    response.append(connect)
+    return str(response.to_xml())
+
+
+class VoiceWebhook:
+    """The Starlette endpoint for `POST /twilio/voice`."""
+
+    def __init__(self, settings: TwilioSettings, check: SignatureCheck) -> None:
+        self.settings = settings
+        self.check = check
+
+    async def handle(self, request: Request) -> Response:
+        form = await request.form()
+        fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        url = self.settings.voice_url + (f"?{request.url.query}" if request.url.query else "")
+        if not self.check.valid(url, form, request.headers):
+            shown = "missing" if SIGNATURE_HEADER not in request.headers else "wrong"
+            call = fields.get("CallSid")
+            log.warning("refused a Twilio voice webhook: %s signature (CallSid %s)", shown, call)
+            return PlainTextResponse(FORBIDDEN, status_code=403)
+        log.info("incoming call %s", fields.get("CallSid"))
+        return Response(twiml_answer(self.settings, fields), media_type="application/xml")
