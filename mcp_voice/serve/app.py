@@ -208,8 +208,8 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
-            *twilio_routes(registry, settings, upstream, observer),
-            *openai_call_routes(registry, settings, observer),
+            *twilio_routes(registry, settings, upstream, metrics.observer(observer)),
+            *openai_call_routes(registry, settings, metrics.observer(observer)),
         ]
     )
     app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]

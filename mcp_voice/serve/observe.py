@@ -258,6 +258,12 @@ class _SessionRecorder:
         if self._inner is not None:
             self._inner.session_ended(context, reason)
 
+    def __getattr__(self, name: str) -> Any:
+        # Other hooks the inner observer offers (the SIP calls' `incoming_call` decider) stay reachable.
+        if self._inner is None:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
 
 class _Tap:
     """An `EventChannel` that shows what crosses it to the metrics and the event log."""

@@ -238,3 +238,18 @@ async def test_the_same_call_under_a_new_delivery_id_is_answered_once() -> None:
         again = await r.ring("rtc_twice")  # a fresh, validly signed delivery of the same call
         assert again.status_code == 200 and again.json() == {"status": "duplicate"}
         assert len(r.fake.requests_for("accept")) == 1 and r.fake.calls["rtc_twice"].connections == 1
+
+
+async def test_a_sip_call_is_counted_in_metrics() -> None:
+    async with rig() as r:
+        await accepted(r, "rtc_metrics")
+        call = r.fake.calls["rtc_metrics"]
+        item = await call.call_tool("calls__lookup", {"city": "Oslo"})
+        await call.output_for(item["call_id"])
+        await call.end()
+        with anyio.fail_after(WAIT_S):
+            await r.watcher.gone.wait()  # the plugins' hooks still run behind the metrics observer
+        async with httpx2.AsyncClient() as client:
+            text = (await client.get(f"{r.url}/metrics")).text
+        assert 'mcp_voice_sessions_total{transport="sip"} 1.0' in text
+        assert 'mcp_voice_tool_calls_total{outcome="ok",tool="calls__lookup"} 1.0' in text
