@@ -109,6 +109,16 @@ class SessionConfig(_Table):
     """A keypad press on a phone call: a user text and a response, the text alone, or nothing."""
     dtmf_text: str = "The caller pressed {digit}."
     """The user text for a keypad press; `{digit}` is replaced by the key."""
+    max_session_calls: PositiveInt = 3
+    """Host calls one session runs at once; more wait (one session never fills a server)."""
+    max_queued_responses: PositiveInt = 16
+    """Client `response.create` requests waiting behind an active response; more get an error."""
+    max_events_per_s: PositiveFloat = 200.0
+    """Client events a second per session (bursts of twice that); more are refused with an error."""
+    max_message_bytes: PositiveInt = 16 * 2**20
+    """A bigger client message gets an error, then close 1009."""
+    max_result_chars: PositiveInt = 100_000
+    """Tool results injected into the conversation are cut to this many characters."""
 
 
 class ServeConfig(_Table):
@@ -123,6 +133,15 @@ class ServeConfig(_Table):
     """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
     upstream_key_env: str | None = None
     """Name of the environment variable holding the key sent to a ws(s):// upstream (none by default)."""
+    max_sessions: int = Field(default=1000, ge=0)
+    """Concurrent sessions one process holds (0: no limit); one more gets an error and close 1013."""
+    reconnect_attempts: int = Field(default=6, ge=0)
+    """After an upstream drop, attempts to reconnect (with backoff) before the session ends (1011)."""
+    session_rollover_s: float = Field(default=55 * 60, ge=0)
+    """Move to a fresh upstream session at a quiet moment once one is this old (0: never).
+    OpenAI ends sessions after 60 minutes (Azure: 30; set 25 * 60 there)."""
+    replay_budget_chars: int = Field(default=60_000, ge=1000)
+    """Conversation text moved to a new upstream session; older turns are summarised."""
 
 
 class Config(_Table):

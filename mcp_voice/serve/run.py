@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
@@ -33,8 +34,9 @@ from mcp_voice.tools.registry import ToolRegistry
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MODEL = "gpt-realtime"
-WS_MAX_SIZE = 16 * 1024 * 1024
-"""Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it."""
+WS_MAX_SIZE = 17 * 1024 * 1024
+"""Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it, and
+for the session's own `max_message_bytes` (16 MiB) to answer with an error before this closes."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,21 @@ def resolve_options(
         api_key=upstream_api_key(target, env, pick(upstream_key_env, "upstream_key_env", None)),
         token=token,
         host=host_settings(config),
+        **serve_limits(table),
     )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings)
+
+
+def serve_limits(table: Any) -> dict[str, Any]:
+    """The `[serve]` table's reconnect and session-count keys as `ServeSettings` fields."""
+    if table is None:
+        return {}
+    policy = ReconnectPolicy(
+        attempts=table.reconnect_attempts,
+        rollover_after_s=table.session_rollover_s or None,
+        replay_budget_chars=table.replay_budget_chars,
+    )
+    return {"reconnect": policy, "max_sessions": table.max_sessions or None}
 
 
 def host_settings(config: Any) -> HostSettings:
@@ -122,6 +137,13 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.ready = anyio.Event()
         self.stopped = anyio.Event()
+        self.before_shutdown: Callable[[], Awaitable[None]] | None = None
+        """Runs before uvicorn drops the connections (which would close them 1012, no reason)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.before_shutdown is not None:
+            await self.before_shutdown()
+        await super().shutdown(sockets=sockets)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -154,6 +176,8 @@ async def running(app: ASGIApp, sock: socket.socket, *, log_level: str = "warnin
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)
+    endpoint = getattr(getattr(app, "state", None), "endpoint", None)
+    server.before_shutdown = getattr(endpoint, "shutdown", None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.run_on, sock)
         await server.ready.wait()

@@ -1,0 +1,89 @@
+"""No silent ends, at the wire: every malformed client event is answered with an `error` event and
+the connection stays open (the issue's minimal reproductions, each on a fresh session)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+import websockets
+from conftest import FakeUpstream, serving
+from test_serve_wire import instant_sim, until, user_text
+
+from mcp_voice.serve.app import ServeSettings
+
+pytestmark = pytest.mark.anyio
+
+
+def deep(levels: int) -> str:
+    """A client event nested `levels` deep (orjson reads 1024 levels but writes only 254)."""
+    return (
+        '{"type":"conversation.item.create","item":{"type":"message","x":'
+        + "[" * levels
+        + "]" * levels
+        + "}}"
+    )
+
+
+REPRODUCTIONS = [
+    '{"type": []}',
+    '{"type": {}}',
+    '{"type":"conversation.item.create","item":{"type":"mcp_approval_response","approve":true,'
+    '"approval_request_id":[]}}',
+    '{"type":"session.update","session":{"tools":[{"type":"function","name":[]}]}}',
+    '{"type":"session.update","session":{"tools":[5, {"type": []}]}}',
+    '{"type":"response.create","event_id":{"a":1}}',
+    deep(300),
+    deep(900),
+]
+
+
+@pytest.mark.parametrize("raw", REPRODUCTIONS, ids=range(len(REPRODUCTIONS)))
+async def test_a_malformed_client_event_gets_an_error_and_the_session_goes_on(
+    registry: Any, fake_upstream: FakeUpstream, raw: str
+) -> None:
+    async with serving(registry, ServeSettings(upstream=fake_upstream.url)) as where:
+        async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
+            await until(ws, "session.created")
+            await ws.send(raw)
+            error = await until(ws, "error")
+            assert error["error"]["type"] == "invalid_request_error", error
+            # still open, and still relaying
+            update = {"type": "session.update", "event_id": "evt_ok", "session": {"type": "realtime"}}
+            await ws.send(json.dumps(update))
+            await until(ws, "session.updated")
+
+
+async def test_a_list_event_id_is_refused_before_it_reaches_the_simulator(registry: Any) -> None:
+    async with serving(registry, ServeSettings(upstream="sim"), upstream=instant_sim) as where:
+        async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
+            await until(ws, "session.created")
+            await ws.send('{"type":"conversation.item.retrieve","item_id":"nope","event_id":["x"]}')
+            error = (await until(ws, "error"))["error"]
+            assert error["param"] == "event_id", error
+            await ws.send(user_text("say: still here"))
+            await ws.send(json.dumps({"type": "response.create"}))
+            assert (await until(ws, "response.done"))["response"]["status"] == "completed"
+
+
+async def test_the_session_ends_with_a_reason_when_the_upstream_goes_for_good(
+    registry: Any, fake_upstream: FakeUpstream
+) -> None:
+    """No reconnect attempts here: the client gets an `error`, then close 1011 with a reason."""
+    from mcp_voice.protocol.reconnect import ReconnectPolicy
+
+    settings = ServeSettings(upstream=fake_upstream.url, reconnect=ReconnectPolicy(attempts=0))
+    async with serving(registry, settings) as where:
+        async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
+            await until(ws, "session.created")
+            fake_upstream.stop.set()
+            seen: list[dict] = []
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                with anyio.fail_after(10):
+                    while True:
+                        seen.append(json.loads(await ws.recv()))
+            assert [e["error"]["code"] for e in seen if e["type"] == "error"] == ["upstream_unavailable"]
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1011, "upstream unavailable")
