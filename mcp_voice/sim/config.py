@@ -27,3 +27,5 @@ class SimConfig:
     api_key: str | None = None
     """When set, clients must send `Authorization: Bearer <api_key>` (else HTTP 401)."""
     instructions: str = "You are the mcp-voice simulator. Replies are scripted, not generated."
+    max_session_s: float | None = None
+    """Close each session with 1001 and OpenAI's reason once it is this old (OpenAI: 3600)."""
