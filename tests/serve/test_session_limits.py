@@ -99,7 +99,6 @@ async def test_an_event_flood_is_refused_with_an_error_and_the_session_goes_on(
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "AAAA"}))
             error = (await until(ws, "error"))["error"]
             assert error["code"] == "rate_limit_exceeded" and "5 events a second" in error["message"]
-            await anyio.sleep(0)  # the bucket refills in real time; just check the socket is open
             assert ws.state is websockets.protocol.State.OPEN
     appends = [e for e in fake_upstream.events if e["type"] == "input_audio_buffer.append"]
     assert 10 <= len(appends) < 40  # a burst of twice the rate passed; the rest did not
