@@ -20,6 +20,10 @@ MCP_VOICE_TOKEN (the token clients must present; required to listen beyond loopb
 """
 
 
+SERVER_STARTUP_WAIT_S = 5.0
+"""How long the listening line waits for a slow MCP server; after that it connects in the background."""
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         anyio.run(
             lambda: serve(
-                setup.registry(),
+                setup.registry(startup_wait_s=SERVER_STARTUP_WAIT_S),
                 options,
                 log_level=args.log_level,
                 load_errors=setup.errors,

@@ -199,6 +199,7 @@ def create_app(
                 "tools": len(registry.tools()),
                 "sessions": endpoint.sessions,
                 "failed_servers": sorted(registry.errors),
+                "starting_servers": registry.pending,
                 "failed_plugins": failed_plugins,
                 "auth": settings.token is not None,
             }

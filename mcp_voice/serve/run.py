@@ -109,6 +109,18 @@ def host_settings(config: Any) -> HostSettings:
     return HostSettings(**chosen)
 
 
+def report_servers(registry: ToolRegistry, err: TextIO) -> None:
+    """One stderr line per server that failed to start (with why), or is still starting."""
+    for name, message in registry.errors.items():
+        print(f"mcp-voice: MCP server {name!r} failed to start: {message}", file=err, flush=True)
+    for name in getattr(registry, "pending", ()):
+        print(
+            f"mcp-voice: MCP server {name!r} is still starting; its tools are added when it is up",
+            file=err,
+            flush=True,
+        )
+
+
 def listening_line(host: str, port: int, upstream: str) -> str:
     """The one line other programs wait for."""
     shown = f"[{host}]" if ":" in host else host
@@ -213,6 +225,7 @@ async def serve(
     options: ServeOptions,
     *,
     out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
     log_level: str = "warning",
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
@@ -227,6 +240,7 @@ async def serve(
             registry,
             options,
             out=out,
+            err=err,
             log_level=log_level,
             load_errors=load_errors,
             observer=observer,
@@ -240,11 +254,13 @@ async def _serve_on(
     options: ServeOptions,
     *,
     out: TextIO,
+    err: TextIO = sys.stderr,
     log_level: str,
     load_errors: Mapping[str, str] | None,
     observer: SessionObserver | None = None,
 ) -> None:
     async with registry:
+        report_servers(registry, err)
         app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
         async with running(app, sock, log_level=log_level) as server:
             with _stop_on_signals(server):
