@@ -87,3 +87,24 @@ async def test_the_session_ends_with_a_reason_when_the_upstream_goes_for_good(
             assert [e["error"]["code"] for e in seen if e["type"] == "error"] == ["upstream_unavailable"]
             assert closed.value.rcvd is not None
             assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1011, "upstream unavailable")
+
+
+async def test_shutdown_closes_sessions_with_1001_and_a_reason(
+    registry: Any, fake_upstream: FakeUpstream
+) -> None:
+    from mcp_voice.serve.app import create_app
+    from mcp_voice.serve.run import bind_socket, running
+
+    sock = bind_socket("127.0.0.1", 0)
+    app = create_app(registry, ServeSettings(upstream=fake_upstream.url))
+    async with running(app, sock) as server:
+        port = sock.getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime") as ws:
+            await until(ws, "session.created")
+            server.should_exit = True  # what SIGTERM does
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                with anyio.fail_after(20):
+                    while True:
+                        await ws.recv()
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "server shutting down")
