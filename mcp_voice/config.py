@@ -113,8 +113,9 @@ class SessionConfig(_Table):
     """Host calls one session runs at once; more wait (one session never fills a server)."""
     max_queued_responses: PositiveInt = 16
     """Client `response.create` requests waiting behind an active response; more get an error."""
-    max_events_per_s: PositiveFloat = 200.0
-    """Client events a second per session (bursts of twice that); more are refused with an error."""
+    max_events_per_s: PositiveFloat = 50.0
+    """Client control events (all but audio appends) a second per session, bursts of twice that;
+    more are refused with an error."""
     max_message_bytes: PositiveInt = 16 * 2**20
     """A bigger client message gets an error, then close 1009."""
     max_result_chars: PositiveInt = 100_000

@@ -68,8 +68,9 @@ class HostSettings:
     `max_concurrency` (4 by default), so one session always leaves a server slot to the others."""
     max_queued_responses: int = 16
     """Client `response.create` requests waiting behind an active response; more get an `error`."""
-    max_events_per_s: float = 200.0
-    """Client events a second (bursts of twice that); audio at 20 ms frames is 50 a second."""
+    max_events_per_s: float = 50.0
+    """Client control events a second (bursts of twice that): everything but audio appends, which
+    pass straight through (bounded by `max_message_bytes` and the upstream's own pace)."""
     max_message_bytes: int = 16 * 2**20
     """A bigger client message gets an `error`, then close 1009. Realtime allows 15 MiB of audio."""
     max_result_chars: int = 100_000
@@ -263,15 +264,15 @@ class SessionHost:
             except ClientEventError as exc:
                 await self.outbox.client(exc.to_event())
                 continue
-            if not allow():
-                if self._rate.should_report():
-                    rate = self.settings.max_events_per_s
-                    await self.outbox.client(rate_error(rate, self._rate.refused, event.get("event_id")))
-                continue
             kind = event["type"]
             if kind == "input_audio_buffer.append":
                 # Unchanged, so the client's own text goes upstream: no re-encoding per audio frame.
                 await forward(raw if type(raw) is str and _unambiguous(raw) else event)
+                continue
+            if not allow():
+                if self._rate.should_report():
+                    rate = self.settings.max_events_per_s
+                    await self.outbox.client(rate_error(rate, self._rate.refused, event.get("event_id")))
                 continue
             try:
                 await self._client_event(kind, event)

@@ -48,8 +48,8 @@ class EventRate:
 
 def rate_error(rate: float, refused: int, event_id: str | None) -> Event:
     return error_event(
-        f"Too many events: this session may send {rate:g} events a second; {refused} event(s) were "
-        "dropped so far.",
+        f"Too many events: this session may send {rate:g} events a second (audio appends aside); "
+        f"{refused} event(s) were dropped so far.",
         code="rate_limit_exceeded",
         event_id=event_id,
     )

@@ -95,13 +95,16 @@ async def test_an_event_flood_is_refused_with_an_error_and_the_session_goes_on(
     async with serving(registry, settings) as where:
         async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
             await until(ws, "session.created")
-            for _ in range(40):
+            for _ in range(40):  # audio is not counted: it passes straight through
                 await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "AAAA"}))
+            for _ in range(40):
+                await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
             error = (await until(ws, "error"))["error"]
             assert error["code"] == "rate_limit_exceeded" and "5 events a second" in error["message"]
             assert ws.state is websockets.protocol.State.OPEN
-    appends = [e for e in fake_upstream.events if e["type"] == "input_audio_buffer.append"]
-    assert 10 <= len(appends) < 40  # a burst of twice the rate passed; the rest did not
+    commits = [e for e in fake_upstream.events if e["type"] == "input_audio_buffer.commit"]
+    assert 10 <= len(commits) < 40  # a burst of twice the rate passed; the rest did not
+    assert len([e for e in fake_upstream.events if e["type"] == "input_audio_buffer.append"]) == 40
 
 
 async def test_a_message_over_the_size_limit_gets_an_error_then_close_1009(
