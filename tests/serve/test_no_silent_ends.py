@@ -10,9 +10,12 @@ import anyio
 import pytest
 import websockets
 from conftest import FakeUpstream, serving
+from hypothesis import given
+from hypothesis import strategies as st
 from test_serve_wire import instant_sim, until, user_text
 
 from mcp_voice.serve.app import ServeSettings
+from tests.session.test_fuzz import FUZZ, client_messages
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +111,24 @@ async def test_shutdown_closes_sessions_with_1001_and_a_reason(
                         await ws.recv()
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "server shutting down")
+
+
+@FUZZ
+@given(messages=st.lists(client_messages, min_size=1, max_size=12))
+async def test_fuzzed_client_messages_at_the_wire_never_end_the_session(
+    registry: Any, messages: list[str]
+) -> None:
+    """Through serve and the simulator: whatever arrives, the socket stays open and still answers."""
+    async with serving(registry, ServeSettings(upstream="sim"), upstream=instant_sim) as where:
+        async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
+            await until(ws, "session.created")
+            for message in messages:
+                await ws.send(message)
+            await ws.send(
+                json.dumps({"type": "conversation.item.retrieve", "item_id": "probe", "event_id": "evt_p"})
+            )
+            with anyio.fail_after(20):
+                while True:
+                    event = json.loads(await ws.recv())
+                    if event["type"] == "error" and event["error"].get("event_id") == "evt_p":
+                        break
