@@ -35,8 +35,8 @@ import anyio.abc
 import orjson
 
 from mcp_voice.channels import ChannelClosed, EventChannel
-from mcp_voice.protocol.events import error_event, new_event_id, new_item_id
-from mcp_voice.protocol.replay import ConversationLog, merge_config
+from mcp_voice.protocol.events import error_event, new_event_id
+from mcp_voice.protocol.mirror import SessionMirror
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ DEFAULT_ROLLOVER_S = 55 * 60
 """Five minutes before OpenAI's limit: time to find a quiet moment."""
 QUIET_POLL_S = 0.2
 _APPEND = "input_audio_buffer.append"
-_REMEMBERED_CREATES = 512
+_ECHOES = frozenset(
+    {"session.created", "session.updated", "error", "conversation.item.added", "conversation.item.done"}
+)
+"""What a replay makes the new session send back (passed on only if it is not an echo)."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,8 @@ class ReconnectingUpstream:
         self._opener = opener
         self.policy = policy or ReconnectPolicy()
         self.mode = mode
-        self.log = ConversationLog()
-        self.session: Event = {}
-        """The session config as the client and the host set it (merged `session.update`s)."""
+        self.mirror = SessionMirror()
+        """What a drop must settle, and what a new session must be given."""
         self.reconnects = 0
         self.rollovers = 0
         self._channel: EventChannel | None = None
@@ -103,12 +105,6 @@ class ReconnectingUpstream:
         self._closing = False
         self._task_group: anyio.abc.TaskGroup | None = None
         self._first_error: Exception | None = None
-        # What a drop must settle, and what a new session must be given:
-        self._active: dict[str, Event] = {}
-        self._pending_creates: dict[str, Event] = {}
-        self._speaking = False
-        self._creates: dict[str, str] = {}
-        """event_id of a sent `conversation.item.create` -> its item id (an error undoes it)."""
         # The gap:
         self._held: deque[Event | str] = deque()
         self._held_audio = 0
@@ -116,7 +112,8 @@ class ReconnectingUpstream:
         self._synthetic: deque[Event] = deque()
         # Echoes of a replay, not passed on:
         self._swallow_items: set[str] = set()
-        self._swallow_errors: set[str] = set()
+        self._swallow_errors: dict[str, str | None] = {}
+        """event_id of a replayed event -> the item it creates (None: the session config)."""
         self._swallow_updated = 0
         self._swallow_created = 0
 
@@ -164,7 +161,7 @@ class ReconnectingUpstream:
         if self._failed is not None or self._closing:
             raise ChannelClosed(self._failed or "upstream closed")
         if type(event) is dict:
-            event = self._prepare(event)
+            event = self.mirror.prepare(event)
         channel = self._channel
         if channel is None:
             self._hold(event)
@@ -176,7 +173,7 @@ class ReconnectingUpstream:
             self._hold(event)
             return
         if type(event) is dict:
-            self._sent(event)
+            self.mirror.sent(event)
 
     async def receive(self) -> Event | str:
         while True:
@@ -274,7 +271,7 @@ class ReconnectingUpstream:
 
     def _settle(self) -> None:
         """End for the host and the client what the lost session was doing."""
-        for response in self._active.values():
+        for response in self.mirror.active.values():
             done = {
                 **response,
                 "status": "failed",
@@ -285,9 +282,9 @@ class ReconnectingUpstream:
                 "output": [],
             }
             self._synthetic.append({"type": "response.done", "event_id": new_event_id(), "response": done})
-        self._active.clear()
-        if self._speaking:
-            self._speaking = False
+        self.mirror.active.clear()
+        if self.mirror.speaking:
+            self.mirror.speaking = False
             self._synthetic.append({"type": "input_audio_buffer.cleared", "event_id": new_event_id()})
 
     def _fail(self) -> None:
@@ -322,7 +319,11 @@ class ReconnectingUpstream:
     def _quiet(self) -> bool:
         """No response running or asked for, the user not speaking, no replay still settling."""
         return not (
-            self._active or self._pending_creates or self._speaking or self._swallow_items or self._held
+            self.mirror.active
+            or self.mirror.pending_creates
+            or self.mirror.speaking
+            or self._swallow_items
+            or self._held
         )
 
     # -- restoring --------------------------------------------------------------------------------------
@@ -335,18 +336,19 @@ class ReconnectingUpstream:
         self._swallow_updated = 0
         self._swallow_created = 1  # the new session's own `session.created`: the host has one
         if self.mode == "restore":
-            if self.session:
-                event: Event = {"type": "session.update", "event_id": new_event_id(), "session": self.session}
-                self._swallow_errors.add(event["event_id"])
+            session = self.mirror.session
+            if session:
+                event: Event = {"type": "session.update", "event_id": new_event_id(), "session": session}
+                self._swallow_errors[event["event_id"]] = None
                 self._swallow_updated += 1
                 await channel.send(event)
-            items = self.log.replay_items(self.policy.replay_budget_chars)
+            items = self.mirror.log.replay_items(self.policy.replay_budget_chars)
             for item in items:
                 create: Event = {"type": "conversation.item.create", "event_id": new_event_id(), "item": item}
-                self._swallow_errors.add(create["event_id"])
+                self._swallow_errors[create["event_id"]] = item["id"]
                 self._swallow_items.add(item["id"])
                 await channel.send(create)
-            for create in list(self._pending_creates.values()):
+            for create in list(self.mirror.pending_creates.values()):
                 await channel.send(create)  # asked for before the drop, never started
             logger.info("upstream restored: %d item(s) replayed", len(items))
         while self._held:
@@ -354,7 +356,7 @@ class ReconnectingUpstream:
             await channel.send(held)
             self._held.popleft()
             if isinstance(held, dict):
-                self._sent(held)
+                self.mirror.sent(held)
         self._held_audio = 0
         if self._held_dropped:
             logger.warning("dropped %d event(s) sent while the upstream was away", self._held_dropped)
@@ -380,97 +382,37 @@ class ReconnectingUpstream:
 
     # -- what passes --------------------------------------------------------------------------------------
 
-    def _prepare(self, event: Event) -> Event:
-        """Ids on what must be matched later (an item create's item, any event's event_id)."""
-        if event.get("type") == "conversation.item.create":
-            item = event.get("item")
-            if isinstance(item, dict) and not isinstance(item.get("id"), str):
-                event = {**event, "item": {**item, "id": new_item_id()}}
-        if not isinstance(event.get("event_id"), str) and event.get("type") in (
-            "conversation.item.create",
-            "response.create",
-        ):
-            event = {**event, "event_id": new_event_id()}
-        return event
-
-    def _sent(self, event: Event) -> None:
-        try:
-            kind = event.get("type")
-            if kind == "session.update" and isinstance(event.get("session"), dict):
-                self.session = merge_config(self.session, event["session"])
-            elif kind == "conversation.item.create" and isinstance(event.get("item"), dict):
-                item = event["item"]
-                self.log.upsert(item)
-                self._creates[event["event_id"]] = item["id"]
-                if len(self._creates) > _REMEMBERED_CREATES:
-                    del self._creates[next(iter(self._creates))]
-            elif kind == "response.create":
-                response = event.get("response")
-                if not (isinstance(response, dict) and response.get("conversation") == "none"):
-                    self._pending_creates[event["event_id"]] = event
-        except Exception:
-            logger.warning("could not track a sent %.40r event", event.get("type"), exc_info=True)
-
     def _received(self, event: Event) -> bool:
         """Track one upstream event; False if it is an echo of a replay (not passed on)."""
         try:
-            return self._track(event)
+            kind = event.get("type")
+            if kind in _ECHOES and not self._passes(kind, event):
+                return False
+            self.mirror.received(kind, event)
         except Exception:
             logger.warning("could not track an upstream event: %.160r", event, exc_info=True)
-            return True
-
-    def _track(self, event: Event) -> bool:
-        kind = event.get("type")
-        if kind in ("conversation.item.added", "conversation.item.done", "response.output_item.done"):
-            item = event.get("item")
-            if isinstance(item, dict):
-                item_id = item.get("id")
-                if item_id in self._swallow_items:
-                    if kind == "conversation.item.done":
-                        self._swallow_items.discard(item_id)
-                    return False
-                self.log.upsert(item)
-        elif kind == "response.created":
-            response = event.get("response")
-            if isinstance(response, dict) and isinstance(response.get("id"), str):
-                self._active[response["id"]] = response
-                if response.get("conversation_id", "") is not None:
-                    self._pending_creates.clear()
-        elif kind == "response.done":
-            response = event.get("response")
-            if isinstance(response, dict):
-                self._active.pop(response.get("id"), None)  # type: ignore[arg-type]
-        elif kind == "input_audio_buffer.speech_started":
-            self._speaking = True
-        elif kind in (
-            "input_audio_buffer.speech_stopped",
-            "input_audio_buffer.committed",
-            "input_audio_buffer.cleared",
-        ):
-            self._speaking = False
-        elif kind == "conversation.item.deleted":
-            self.log.delete(event.get("item_id"))
-        elif kind == "conversation.item.input_audio_transcription.completed":
-            self.log.transcript(event.get("item_id"), event.get("content_index"), event.get("transcript"))
-        elif kind == "session.created" and self._swallow_created:
-            self._swallow_created -= 1
-            return False
-        elif kind == "session.updated" and self._swallow_updated:
-            self._swallow_updated -= 1
-            return False
-        elif kind == "error":
-            return self._error(event.get("error"))
         return True
 
-    def _error(self, error: Any) -> bool:
-        if not isinstance(error, dict) or not isinstance(error.get("event_id"), str):
-            return True
-        event_id = error["event_id"]
-        if event_id in self._swallow_errors:
-            self._swallow_errors.discard(event_id)
-            logger.warning("the new upstream session refused part of the replay: %s", error.get("message"))
+    def _passes(self, kind: str, event: Event) -> bool:
+        """Whether a possible echo of the replay is a real event after all."""
+        if kind == "session.created" and self._swallow_created:
+            self._swallow_created -= 1
             return False
-        self._pending_creates.pop(event_id, None)
-        if event_id in self._creates:
-            self.log.delete(self._creates.pop(event_id))
+        if kind == "session.updated" and self._swallow_updated:
+            self._swallow_updated -= 1
+            return False
+        if kind == "error":
+            error = event.get("error")
+            event_id = error.get("event_id") if isinstance(error, dict) else None
+            if isinstance(event_id, str) and event_id in self._swallow_errors:
+                self._swallow_items.discard(self._swallow_errors.pop(event_id))  # type: ignore[arg-type]
+                logger.warning("the new upstream session refused part of the replay: %.200s", error)
+                return False
+            return True
+        item = event.get("item")
+        item_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(item_id, str) and item_id in self._swallow_items:
+            if kind == "conversation.item.done":
+                self._swallow_items.discard(item_id)
+            return False
         return True

@@ -227,3 +227,22 @@ async def test_the_first_connection_failing_is_raised_as_itself() -> None:
     with pytest.raises(OSError, match="refused"):
         async with ReconnectingUpstream(upstreams, policy=QUICK):
             pass
+
+
+async def test_a_refused_session_update_or_item_is_not_replayed() -> None:
+    upstreams = Upstreams()
+    async with ReconnectingUpstream(upstreams, policy=QUICK) as upstream, reading(upstream) as events:
+        first = await upstreams.opened(1)
+        await upstream.send({"type": "session.update", "session": {"type": "realtime", "instructions": "ok"}})
+        await upstream.send({"type": "session.update", "event_id": "evt_bad", "session": {"voice": 5}})
+        await upstream.send(user("rejected", "item_bad"))
+        await first.send(ev("error", error={"type": "invalid_request_error", "event_id": "evt_bad"}))
+        await first.send(ev("error", error={"type": "invalid_request_error", "event_id": "evt_item_bad"}))
+        with anyio.fail_after(5):
+            for _ in range(2):
+                assert (await events.receive())["type"] == "error"  # the client's own errors pass on
+        await first.aclose()
+        second = await upstreams.opened(2)
+        replay = await drain(second)
+    assert replay[0]["session"] == {"type": "realtime", "instructions": "ok"}
+    assert [e["type"] for e in replay] == ["session.update"]
