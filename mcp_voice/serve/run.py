@@ -85,7 +85,7 @@ def resolve_options(
 
 def serve_limits(table: Any) -> dict[str, Any]:
     """The `[serve]` table's reconnect and session-count keys as `ServeSettings` fields."""
-    if table is None:
+    if table is None or not hasattr(table, "reconnect_attempts"):
         return {}
     policy = ReconnectPolicy(
         attempts=table.reconnect_attempts,
