@@ -269,10 +269,9 @@ class SessionHost:
                 # Unchanged, so the client's own text goes upstream: no re-encoding per audio frame.
                 await forward(raw if type(raw) is str and _unambiguous(raw) else event)
                 continue
-            if not allow():
-                if self._rate.should_report():
-                    rate = self.settings.max_events_per_s
-                    await self.outbox.client(rate_error(rate, self._rate.refused, event.get("event_id")))
+            if not allow():  # answered like any refused event: the client learns which ones were dropped
+                rate = self.settings.max_events_per_s
+                await self.outbox.client(rate_error(rate, self._rate.refused, event.get("event_id")))
                 continue
             try:
                 await self._client_event(kind, event)

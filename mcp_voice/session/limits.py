@@ -25,7 +25,6 @@ class EventRate:
         self._tokens = self.burst
         self._last = anyio.current_time()
         self.refused = 0
-        self._last_error = -1e9
 
     def allow(self) -> bool:
         now = anyio.current_time()
@@ -35,14 +34,6 @@ class EventRate:
             self._tokens -= 1.0
             return True
         self.refused += 1
-        return False
-
-    def should_report(self) -> bool:
-        """At most one `error` a second for refused events: answering each would double the load."""
-        now = anyio.current_time()
-        if now - self._last_error >= 1.0:
-            self._last_error = now
-            return True
         return False
 
 
