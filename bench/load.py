@@ -178,7 +178,7 @@ async def client(url: str, tally: Tally, seconds: float, connected: asyncio.Even
                 f'{{"type":"input_audio_buffer.append","event_id":"ev_{due:.6f}","audio":"{FRAME}"}}'
             )
             tally.up_sent += 1
-        await asyncio.sleep(1.5)  # frames (and tool results) in flight arrive
+        await asyncio.sleep(2.5)  # frames (and tool results) in flight arrive
         reader.cancel()
 
 
