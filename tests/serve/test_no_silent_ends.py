@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from test_serve_wire import instant_sim, until, user_text
 
 from mcp_voice.serve.app import ServeSettings
-from tests.session.test_fuzz import FUZZ, client_messages
+from tests.session.test_fuzz import FUZZ, STATS, client_messages
 
 pytestmark = pytest.mark.anyio
 
@@ -132,3 +132,5 @@ async def test_fuzzed_client_messages_at_the_wire_never_end_the_session(
                     event = json.loads(await ws.recv())
                     if event["type"] == "error" and event["error"].get("event_id") == "evt_p":
                         break
+    STATS["sessions through serve"] += 1
+    STATS["client events through serve"] += len(messages)

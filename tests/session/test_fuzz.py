@@ -11,6 +11,7 @@ runs a longer campaign (`bench/fuzz.py` prints the counts).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from collections import Counter
@@ -37,7 +38,17 @@ FUZZ = settings(
     derandomize=EXAMPLES <= 30,  # CI: the same examples every run; a campaign explores
 )
 STATS: Counter[str] = Counter()
-"""What the campaign exercised (bench/fuzz.py prints it)."""
+"""What the campaign exercised: appended as JSON to $MCP_VOICE_FUZZ_STATS at exit (bench/fuzz.py)."""
+
+
+def _write_stats() -> None:
+    path = os.environ.get("MCP_VOICE_FUZZ_STATS")
+    if path and STATS:
+        with open(path, "a") as out:
+            out.write(json.dumps(STATS) + "\n")
+
+
+atexit.register(_write_stats)
 
 json_values = st.recursive(
     st.none()
