@@ -334,10 +334,10 @@ class SessionHost:
             if type(kind) is not str:
                 logger.warning("dropped an upstream event without a string type: %s", _excerpt(event))
                 continue
-            if kind in _UPSTREAM_PASSTHROUGH:
-                await send_client(event)
-                continue
             try:
+                if kind in _UPSTREAM_PASSTHROUGH:
+                    await send_client(event)
+                    continue
                 hidden = observe(event)
                 if not hidden:
                     shown = present(event)

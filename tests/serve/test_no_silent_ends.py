@@ -134,3 +134,42 @@ async def test_fuzzed_client_messages_at_the_wire_never_end_the_session(
                         break
     STATS["sessions through serve"] += 1
     STATS["client events through serve"] += len(messages)
+
+
+async def test_malformed_upstream_events_over_a_real_socket_do_not_end_the_session(registry: Any) -> None:
+    """The issue's upstream shapes, sent as JSON text by a loopback upstream (orjson reads 1024
+    levels but writes 254: a deep event must not break the client's socket either)."""
+    deep_value = "[" * 300 + "]" * 300
+    malformed = [
+        '{"type":["x"]}',
+        '{"type":"error","error":"str"}',
+        '{"type":"error","error":{"event_id":["x"]}}',
+        '{"type":"response.created","response":"x"}',
+        '{"type":"response.done","response":{"output":5}}',
+        '{"type":"conversation.item.added","item":"oops"}',
+        '{"type":"rate_limits.updated","rate_limits":' + deep_value + "}",
+        '{"type":"conversation.item.added","item":{"id":"i","deep":' + deep_value + "}}",
+        "[" * 1100 + "]" * 1100,
+        "not json",
+    ]
+
+    async def upstream(ws: websockets.ServerConnection) -> None:
+        session = {"type": "realtime", "object": "realtime.session", "id": "sess_x", "model": "gpt-realtime"}
+        await ws.send(json.dumps({"type": "session.created", "event_id": "ev_1", "session": session}))
+        async for message in ws:
+            if json.loads(message).get("event_id") == "evt_go":
+                for text in malformed:
+                    await ws.send(text)
+                updated = {"type": "session.updated", "event_id": "ev_2", "session": session}
+                await ws.send(json.dumps(updated))
+
+    async with websockets.serve(upstream, "127.0.0.1", 0) as fake:
+        url = f"ws://127.0.0.1:{fake.sockets[0].getsockname()[1]}/v1/realtime"
+        async with serving(registry, ServeSettings(upstream=url)) as where:
+            async with websockets.connect(f"ws://{where}/v1/realtime") as ws:
+                await until(ws, "session.created")
+                go = {"type": "session.update", "event_id": "evt_go", "session": {"type": "realtime"}}
+                await ws.send(json.dumps(go))
+                seen: list[dict] = []
+                await until(ws, "session.updated", seen)
+                assert ws.state is websockets.protocol.State.OPEN

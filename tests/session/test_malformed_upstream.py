@@ -37,6 +37,7 @@ MALFORMED: list[dict[str, Any]] = [
     {"type": "session.created", "session": "x"},
     {"type": "input_audio_buffer.dtmf_event_received", "event": ["1"]},
     {"type": "conversation.item.added", "item": {"deep": DEEP}},
+    {"type": "rate_limits.updated", "rate_limits": DEEP},
 ]
 
 
