@@ -35,6 +35,8 @@ _EXPORTS = {
     "EventChannel": "mcp_voice.channels",
     "ChannelClosed": "mcp_voice.channels",
     "open_upstream": "mcp_voice.protocol.upstream",
+    "ReconnectingUpstream": "mcp_voice.protocol.reconnect",
+    "ReconnectPolicy": "mcp_voice.protocol.reconnect",
     "run_simulator": "mcp_voice.sim",
 }
 
@@ -45,6 +47,8 @@ __all__ = [
     "EventChannel",
     "HostSettings",
     "HostTool",
+    "ReconnectPolicy",
+    "ReconnectingUpstream",
     "ServerSpec",
     "SessionHost",
     "ToolEvent",
@@ -82,6 +86,7 @@ if TYPE_CHECKING:
     from mcp_voice.channels import ChannelClosed, EventChannel, channel_pair
     from mcp_voice.config import Config, ConfigError, load_config
     from mcp_voice.hookspecs import hookimpl
+    from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
     from mcp_voice.protocol.upstream import open_upstream
     from mcp_voice.session.host import HostSettings, SessionHost, host_session
     from mcp_voice.sim import run_simulator

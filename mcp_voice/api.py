@@ -46,7 +46,7 @@ class ToolSetup:
     errors: dict[str, str] = field(default_factory=dict)
     """Plugin name (or `servers.NAME`) -> message: load, registration and config problems."""
 
-    def registry(self) -> ToolRegistry:
+    def registry(self, *, startup_wait_s: float | None = None) -> ToolRegistry:
         """A registry over `specs` with the `tool_policy` and `tool_event` hooks wired in."""
         hook = self.plugins.hook
         has_policy = bool(hook.tool_policy.get_hookimpls())
@@ -55,6 +55,7 @@ class ToolSetup:
             self.specs,
             policy_hook=self._policy if has_policy else None,
             on_event=self._event if has_event else None,
+            startup_wait_s=startup_wait_s,
         )
 
     def _policy(self, server: str, tool: mcp.types.Tool, policy: ToolPolicy) -> ToolPolicy | None:

@@ -121,6 +121,17 @@ class SessionConfig(_Table):
     host_calls: Literal["mcp", "hidden"] = "mcp"
     """How clients see host tool calls: as hosted-MCP `mcp_call` items, or not at all (GA clients
     that know only function calls); a connection can ask for `?host_calls=hidden` itself."""
+    max_session_calls: PositiveInt = 3
+    """Host calls one session runs at once; more wait (one session never fills a server)."""
+    max_queued_responses: PositiveInt = 16
+    """Client `response.create` requests waiting behind an active response; more get an error."""
+    max_events_per_s: PositiveFloat = 50.0
+    """Client control events (all but audio appends) a second per session, bursts of twice that;
+    more are refused with an error."""
+    max_message_bytes: PositiveInt = 16 * 2**20
+    """A bigger client message gets an error, then close 1009."""
+    max_result_chars: PositiveInt = 100_000
+    """Tool results injected into the conversation are cut to this many characters."""
 
 
 class ServeConfig(_Table):
@@ -142,6 +153,15 @@ class ServeConfig(_Table):
     """PEM certificate (chain): serve wss:// and https:// instead of ws:// and http://."""
     tls_key: Path | None = None
     """The certificate's PEM private key (both or neither)."""
+    max_sessions: int = Field(default=1000, ge=0)
+    """Concurrent sessions one process holds (0: no limit); one more gets an error and close 1013."""
+    reconnect_attempts: int = Field(default=6, ge=0)
+    """After an upstream drop, attempts to reconnect (with backoff) before the session ends (1011)."""
+    session_rollover_s: float = Field(default=55 * 60, ge=0)
+    """Move to a fresh upstream session at a quiet moment once one is this old (0: never).
+    OpenAI ends sessions after 60 minutes (Azure: 30; set 25 * 60 there)."""
+    replay_budget_chars: int = Field(default=60_000, ge=1000)
+    """Conversation text moved to a new upstream session; older turns are summarised."""
 
 
 class Config(_Table):

@@ -28,6 +28,10 @@ OPENAI_WEBHOOK_SECRET (the whsec_ webhook secret), OPENAI_BASE_URL (default http
 """
 
 
+SERVER_STARTUP_WAIT_S = 5.0
+"""How long the listening line waits for a slow MCP server; after that it connects in the background."""
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         anyio.run(
             lambda: serve(
-                setup.registry(),
+                setup.registry(startup_wait_s=SERVER_STARTUP_WAIT_S),
                 options,
                 log_level=args.log_level,
                 load_errors=setup.errors,

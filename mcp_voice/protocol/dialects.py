@@ -278,12 +278,15 @@ class BetaClientChannel:
         if isinstance(raw, str):
             try:
                 parsed = json.loads(raw)
-            except ValueError:
-                return raw
+            except (ValueError, RecursionError):
+                return raw  # the host answers it with an `error` event
             if not isinstance(parsed, dict):
                 return raw
             raw = parsed
-        return client_event_to_ga(raw)
+        try:
+            return client_event_to_ga(raw)
+        except Exception:  # a shape beta never had: left for the host's validation to refuse
+            return raw
 
     async def send(self, event: Event | str) -> None:
         if isinstance(event, str):

@@ -48,6 +48,8 @@ GA_CLIENT_EVENT_FIELDS: dict[str, frozenset[str]] = {
 """The top-level fields of each GA client event (the SDK's types); anything else is refused, as
 the real server does, so nothing a client adds (a stray key, a credential) is forwarded."""
 _APPEND_FIELDS = GA_CLIENT_EVENT_FIELDS["input_audio_buffer.append"]
+MAX_EVENT_DEPTH = 200
+"""orjson reads 1024 levels but writes only 254: an event deeper than this could not be forwarded."""
 
 ErrorCode = Literal[
     "invalid_json",
@@ -154,12 +156,31 @@ def _nested_type(ev: Event, parent: str, key: str, kind: type, what: str, *, req
 def _check_session_update(ev: Event) -> None:
     _require(ev, "session", dict, "an object")
     _nested_type(ev, "session", "tools", list, "an array")
+    for index, tool in enumerate(ev["session"].get("tools") or ()):
+        param = f"session.tools[{index}]"
+        if not isinstance(tool, dict):
+            raise ClientEventError(
+                f"Invalid type for '{param}': expected an object, got {type(tool).__name__}.",
+                "invalid_type",
+                ev.get("event_id"),
+                param,
+            )
+        for key in ("type", "name", "server_label", "server_url"):
+            if key in tool and not isinstance(tool[key], str):
+                raise ClientEventError(
+                    f"Invalid type for '{param}.{key}': expected a string, got {type(tool[key]).__name__}.",
+                    "invalid_type",
+                    ev.get("event_id"),
+                    f"{param}.{key}",
+                )
 
 
 def _check_item_create(ev: Event) -> None:
     _require(ev, "item", dict, "an object")
+    _nested_type(ev, "item", "type", str, "a string")
     if ev["item"].get("type") == "mcp_approval_response":
         _nested_type(ev, "item", "approve", bool, "a boolean", required=True)
+        _nested_type(ev, "item", "approval_request_id", str, "a string", required=True)
 
 
 _CHECKS = {
@@ -197,6 +218,20 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
         raise ClientEventError(
             "Missing required parameter: 'type'.", "missing_required_parameter", event_id, "type"
         )
+    if not isinstance(kind, str):
+        raise ClientEventError(
+            f"Invalid type for 'type': expected a string, got {type(kind).__name__}.",
+            "invalid_type",
+            event_id,
+            "type",
+        )
+    if event_id is None and ev.get("event_id") is not None:
+        raise ClientEventError(
+            f"Invalid type for 'event_id': expected a string, got {type(ev['event_id']).__name__}.",
+            "invalid_type",
+            None,
+            "event_id",
+        )
     if kind not in GA_CLIENT_EVENT_TYPES:
         supported = ", ".join(f"'{t}'" for t in sorted(GA_CLIENT_EVENT_TYPES))
         raise ClientEventError(
@@ -208,10 +243,29 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
     fields = GA_CLIENT_EVENT_FIELDS[kind]
     if not ev.keys() <= fields:
         _unknown(ev, fields)
+    if too_deep(ev):
+        raise ClientEventError(
+            f"The event is nested more than {MAX_EVENT_DEPTH} levels deep.", "invalid_event", event_id
+        )
     check = _CHECKS.get(kind)
     if check is not None:
         check(ev)
     return ev
+
+
+def too_deep(value: Any, limit: int | None = None) -> bool:
+    """Whether `value` nests dicts/lists deeper than `limit` (what orjson can write back, with room)."""
+    limit = MAX_EVENT_DEPTH if limit is None else limit
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
+        else:
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return False
 
 
 def _unknown(ev: Event, fields: frozenset[str]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocket
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.dialects import BetaClientChannel, dialect_from_headers
 from mcp_voice.protocol.events import error_event
+from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve import auth
 from mcp_voice.serve.channel import WebSocketChannel
@@ -46,6 +48,9 @@ UpstreamOpener = Callable[..., AbstractAsyncContextManager[EventChannel]]
 
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
+GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+SHUTDOWN_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,10 @@ class ServeSettings:
     event_log_max_bytes: int = 10 * 1024 * 1024
     log_tool_io: bool = False
     """Log tool arguments and results (off: only tool, outcome, duration, bytes)."""
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
+    max_sessions: int | None = 1000
+    """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
 
 
 class RealtimeEndpoint:
@@ -89,6 +98,7 @@ class RealtimeEndpoint:
         self.opener = opener
         self.observer = observer
         self.sessions = 0
+        self.hosts: set[SessionHost] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
@@ -110,6 +120,12 @@ class RealtimeEndpoint:
             client = BetaClientChannel(channel)
         if credential.session:
             client = PinnedClientChannel(client, credential.session)
+        limit = self.settings.max_sessions
+        if limit is not None and self.sessions >= limit:
+            await self._refuse(
+                channel, client, f"this server holds {limit} sessions at most; try again later"
+            )
+            return
         self.sessions += 1
         try:
             await self._session(channel, client, model, host_settings)
@@ -120,9 +136,14 @@ class RealtimeEndpoint:
         self, channel: WebSocketChannel, client: EventChannel, model: str, host_settings: HostSettings
     ) -> None:
         async with AsyncExitStack() as stack:
+            settings = self.settings
             try:
-                upstream = await stack.enter_async_context(
-                    self.opener(self.settings.upstream, model=model, api_key=self.settings.api_key)
+                reconnecting = await stack.enter_async_context(
+                    ReconnectingUpstream(
+                        lambda: self.opener(settings.upstream, model=model, api_key=settings.api_key),
+                        policy=settings.reconnect,
+                        on_reconnect=self.metrics.record_reconnect,
+                    )
                 )
             except Exception as exc:
                 await self._upstream_failed(channel, client, exc)
@@ -130,7 +151,7 @@ class RealtimeEndpoint:
             context = CallContext(
                 transport="relay", extra={"model": model, "upstream": display_name(self.settings.upstream)}
             )
-            upstream, client = self.metrics.tap(context, upstream, client, self.settings, model)
+            upstream, client = self.metrics.tap(context, reconnecting, client, self.settings, model)
             host = SessionHost(
                 self.registry,
                 upstream,
@@ -139,9 +160,31 @@ class RealtimeEndpoint:
                 context=context,
                 observer=self.metrics.observer(self.observer),
             )
-            await host.run()
+            channel.closing = lambda: (host.close_code, host.close_reason)
+            self.hosts.add(host)
+            try:
+                await host.run()
+            finally:
+                self.hosts.discard(host)
         if not channel.client_closed:
-            await channel.close(1000, "session ended")
+            await channel.close(host.close_code, host.close_reason)
+
+    async def shutdown(self) -> None:
+        """Close every session with 1001 (before the server drops the sockets), waiting a little."""
+        hosts = list(self.hosts)
+        for host in hosts:
+            host.end(GOING_AWAY, "server shutting down")
+        with anyio.move_on_after(SHUTDOWN_WAIT_S):
+            for host in hosts:
+                await host.closed.wait()
+
+    async def _refuse(self, channel: WebSocketChannel, client: EventChannel, message: str) -> None:
+        log.warning("session refused: %s", message)
+        try:
+            await client.send(error_event(message, code="session_limit_reached", type="server_error"))
+        except ChannelClosed:
+            return
+        await channel.close(TRY_AGAIN_LATER, "too many sessions")
 
     async def _upstream_failed(self, channel: WebSocketChannel, client: EventChannel, exc: Exception) -> None:
         """Tell the client why (without secrets), then close: it can do nothing more here."""
@@ -199,6 +242,7 @@ def create_app(
                 "tools": len(registry.tools()),
                 "sessions": endpoint.sessions,
                 "failed_servers": sorted(registry.errors),
+                "starting_servers": registry.pending,
                 "failed_plugins": failed_plugins,
                 "auth": authenticator.required,
             }

@@ -7,6 +7,8 @@ unchanged `input_audio_buffer.append` upstream as the very text the client sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 from starlette.types import Receive, Send
 
@@ -21,6 +23,8 @@ class WebSocketChannel:
         self._send = send
         self.client_closed = False
         """True once the client disconnected (as opposed to the session ending on our side)."""
+        self.closing: Callable[[], tuple[int, str]] = lambda: (1000, "session ended")
+        """The close code and reason `aclose()` gives, asked when it closes (the session knows why)."""
         self._closed = False
 
     async def send(self, event: Event | str) -> None:
@@ -60,4 +64,4 @@ class WebSocketChannel:
             pass
 
     async def aclose(self) -> None:
-        await self.close()
+        await self.close(*self.closing())

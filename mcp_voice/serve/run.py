@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import ServeSettings, create_app
 from mcp_voice.serve.openai_calls import calls_settings
@@ -37,8 +38,9 @@ from mcp_voice.tools.registry import ToolRegistry
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MODEL = "gpt-realtime"
-WS_MAX_SIZE = 16 * 1024 * 1024
-"""Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it."""
+WS_MAX_SIZE = 17 * 1024 * 1024
+"""Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it, and
+for the session's own `max_message_bytes` (16 MiB) to answer with an error before this closes."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def resolve_options(
         calls=calls_settings(config, env),
         **observe_settings(config),
         api_keys=api_keys,
+        **serve_limits(table),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -121,6 +124,18 @@ def observe_settings(config: Any) -> dict[str, Any]:
     }
 
 
+def serve_limits(table: Any) -> dict[str, Any]:
+    """The `[serve]` table's reconnect and session-count keys as `ServeSettings` fields."""
+    if table is None or not hasattr(table, "reconnect_attempts"):
+        return {}
+    policy = ReconnectPolicy(
+        attempts=table.reconnect_attempts,
+        rollover_after_s=table.session_rollover_s or None,
+        replay_budget_chars=table.replay_budget_chars,
+    )
+    return {"reconnect": policy, "max_sessions": table.max_sessions or None}
+
+
 def host_settings(config: Any) -> HostSettings:
     """The config's `[session]` table as `HostSettings` (keys HostSettings lacks are ignored)."""
     session = getattr(config, "session", None)
@@ -133,6 +148,18 @@ def host_settings(config: Any) -> HostSettings:
         text = values.get("dtmf_text") or DEFAULT_DTMF_TEXT
         chosen["dtmf"] = DtmfAction(mode=chosen["dtmf"], text=text)
     return HostSettings(**chosen)
+
+
+def report_servers(registry: ToolRegistry, err: TextIO) -> None:
+    """One stderr line per server that failed to start (with why), or is still starting."""
+    for name, message in registry.errors.items():
+        print(f"mcp-voice: MCP server {name!r} failed to start: {message}", file=err, flush=True)
+    for name in getattr(registry, "pending", ()):
+        print(
+            f"mcp-voice: MCP server {name!r} is still starting; its tools are added when it is up",
+            file=err,
+            flush=True,
+        )
 
 
 def listening_line(host: str, port: int, upstream: str, *, tls: bool = False) -> str:
@@ -166,6 +193,13 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.ready = anyio.Event()
         self.stopped = anyio.Event()
+        self.before_shutdown: Callable[[], Awaitable[None]] | None = None
+        """Runs before uvicorn drops the connections (which would close them 1012, no reason)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.before_shutdown is not None:
+            await self.before_shutdown()
+        await super().shutdown(sockets=sockets)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -202,6 +236,8 @@ async def running(
         ssl_keyfile=None if tls is None else str(tls.key),
     )
     server = _Server(config)
+    endpoint = getattr(getattr(app, "state", None), "endpoint", None)
+    server.before_shutdown = getattr(endpoint, "shutdown", None)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.run_on, sock)
         await server.ready.wait()
@@ -237,6 +273,7 @@ async def serve(
     options: ServeOptions,
     *,
     out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
     log_level: str = "warning",
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
@@ -252,6 +289,7 @@ async def serve(
             registry,
             options,
             out=out,
+            err=err,
             log_level=log_level,
             load_errors=load_errors,
             observer=observer,
@@ -266,6 +304,7 @@ async def _serve_on(
     options: ServeOptions,
     *,
     out: TextIO,
+    err: TextIO = sys.stderr,
     log_level: str,
     load_errors: Mapping[str, str] | None,
     observer: SessionObserver | None = None,
@@ -273,6 +312,7 @@ async def _serve_on(
 ) -> None:
     redact.install([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     async with registry:
+        report_servers(registry, err)
         app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
         async with running(app, sock, log_level=log_level, tls=options.tls) as server:
             with _stop_on_signals(server):

@@ -14,6 +14,8 @@ events are out; a placeholder call is final for the client at once, with the pla
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from mcp_voice.session.items import (
     running_output,
     system_message,
 )
+from mcp_voice.session.limits import truncate_output
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import HostCallView, Presenter
 from mcp_voice.session.sequencer import ResponseSequencer
@@ -84,8 +87,13 @@ class CallManager:
         progress_updates: bool = True,
         progress_interval_s: float = 5.0,
         meta: dict[str, Any] | None = None,
+        max_calls: int | None = None,
+        max_result_chars: int | None = None,
     ) -> None:
         self._registry = registry
+        self._limit = anyio.CapacityLimiter(max_calls) if max_calls else None
+        """This session's share of the tool servers: its calls beyond it wait, not other sessions'."""
+        self._max_result_chars = max_result_chars
         self._meta = meta
         self._out = outbox
         self._presenter = presenter
@@ -166,9 +174,14 @@ class CallManager:
         result: ToolResult | None = None
         try:
             with call.scope:
-                result = await self._registry.call(
-                    view.tool.name, view.arguments, call_id=view.call_id, progress=progress, meta=self._meta
-                )
+                async with self._limit or contextlib.nullcontext():
+                    result = await self._registry.call(
+                        view.tool.name,
+                        view.arguments,
+                        call_id=view.call_id,
+                        progress=progress,
+                        meta=self._meta,
+                    )
             if result is None or call.cancelled:
                 await self._cancelled(call)
             else:
@@ -182,6 +195,10 @@ class CallManager:
     async def _deliver(self, call: Call, result: ToolResult) -> None:
         view = call.view
         call.finished = True
+        if self._max_result_chars is not None and len(result.output) > self._max_result_chars:
+            result = dataclasses.replace(
+                result, output=truncate_output(result.output, self._max_result_chars)
+            )
         if call.placeholder:
             note = result_note(view.tool, view.call_id, result)
             items = [await self._out.add_item(system_message(new_item_id(), note))]

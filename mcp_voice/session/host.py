@@ -24,6 +24,7 @@ from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
 from mcp_voice.session.dtmf import DtmfAction
 from mcp_voice.session.feed import ClientFeed
+from mcp_voice.session.limits import CLOSE_TOO_BIG, EventRate, queue_error, rate_error, size_error
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
@@ -72,6 +73,18 @@ class HostSettings:
     host_calls: Literal["mcp", "hidden"] = "mcp"
     """How the client sees host calls: as hosted-MCP `mcp_call` items, or not at all (for GA
     clients that only know function calls); per connection with `?host_calls=hidden`."""
+    max_session_calls: int = 3
+    """Host calls one session runs at once (more wait their turn). Below the servers'
+    `max_concurrency` (4 by default), so one session always leaves a server slot to the others."""
+    max_queued_responses: int = 16
+    """Client `response.create` requests waiting behind an active response; more get an `error`."""
+    max_events_per_s: float = 50.0
+    """Client control events a second (bursts of twice that): everything but audio appends, which
+    pass straight through (bounded by `max_message_bytes` and the upstream's own pace)."""
+    max_message_bytes: int = 16 * 2**20
+    """A bigger client message gets an `error`, then close 1009. Realtime allows 15 MiB of audio."""
+    max_result_chars: int = 100_000
+    """A tool result injected into the conversation is cut to this many characters, saying so."""
 
 
 class SessionHost:
@@ -92,6 +105,10 @@ class SessionHost:
         self.observer = observer
         self.end_reason = "ended"
         """Why the session ended, for `session_ended` and logs (set by whoever ends it)."""
+        self.close_code = 1000
+        self.close_reason = "session ended"
+        """The WebSocket close a transport gives its client (1011 upstream unavailable, 1001
+        shutdown, 1008/1009 policy); see `end()`."""
         self.registry = registry
         self.upstream = upstream
         self.client = client
@@ -115,7 +132,9 @@ class SessionHost:
         )
         self.outbox = Outbox(upstream, client, self.presenter)
         self.feed = ClientFeed(client.send, self.presenter.present)
-        self.sequencer = ResponseSequencer(self.outbox.forward)
+        self.sequencer = ResponseSequencer(
+            self.outbox.forward, max_client_queue=settings.max_queued_responses
+        )
         self.calls = CallManager(
             registry,
             self.outbox,
@@ -127,6 +146,8 @@ class SessionHost:
             progress_updates=settings.progress_updates,
             progress_interval_s=settings.progress_interval_s,
             meta={META_CALL: self.context.meta()},
+            max_calls=settings.max_session_calls,
+            max_result_chars=settings.max_result_chars,
         )
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
@@ -134,6 +155,8 @@ class SessionHost:
         self._tools_dirty = anyio.Event()
         self._sent_tools: list[Event] | None = None
         self._dispatched: set[str] = set()
+        self._dispatched_calls: set[str] = set()
+        self._rate = EventRate(settings.max_events_per_s)
         self._vad_commits = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -172,6 +195,14 @@ class SessionHost:
         if self._task_group is not None:
             self._task_group.cancel_scope.cancel()
 
+    def end(self, code: int, reason: str) -> None:
+        """End the session telling the client why (the first reason given wins)."""
+        if self.close_code == 1000:
+            self.close_code, self.close_reason = code, reason
+            if self.end_reason == "ended":
+                self.end_reason = reason
+        self.stop()
+
     async def _loop(self, body: Callable[[], Awaitable[None]]) -> None:
         """A relay loop: when it ends, for whatever reason, the session ends."""
         try:
@@ -180,8 +211,11 @@ class SessionHost:
             logger.debug("session ends: %s", exc or "a channel closed")
             if self.end_reason == "ended":
                 self.end_reason = str(exc) or "a channel closed"
+            # The client's side closing needs no close frame; any other channel was the upstream's.
+            self.end(1011, "upstream unavailable")
         except Exception:
             logger.exception("session loop failed; ending the session")
+            self.end(1011, "internal error")
         finally:
             self.stop()
 
@@ -194,7 +228,7 @@ class SessionHost:
         try:
             await fn(*args)
         except ChannelClosed:
-            self.stop()
+            self.end(1011, "upstream unavailable")
         except Exception:
             logger.exception("host task %s failed", getattr(fn, "__name__", fn))
 
@@ -250,9 +284,14 @@ class SessionHost:
     # -- client -> upstream ---------------------------------------------------------------------
 
     async def _relay_client(self) -> None:
-        receive, forward = self.client.receive, self.outbox.forward
+        receive, forward, allow = self.client.receive, self.outbox.forward, self._rate.allow
+        limit = self.settings.max_message_bytes
         while True:
             raw = await receive()
+            if type(raw) is str and len(raw) > limit:
+                await self.outbox.client(size_error(len(raw), limit))
+                self.end(CLOSE_TOO_BIG, "message too big")
+                return
             try:
                 event = parse_client_event(raw)
             except ClientEventError as exc:
@@ -262,18 +301,38 @@ class SessionHost:
             if kind == "input_audio_buffer.append":
                 # Unchanged, so the client's own text goes upstream: no re-encoding per audio frame.
                 await forward(raw if type(raw) is str and _unambiguous(raw) else event)
-            elif kind == "response.create":
-                await self.sequencer.request_client(event)
-            elif kind == "session.update":
-                await self._client_session_update(event)
-            elif kind == "conversation.item.create" and self.approvals.owns(event):
-                await self.approvals.answer(event)
-            elif (
-                kind == "conversation.item.retrieve" and (shown := self.presenter.retrieve(event)) is not None
-            ):
-                await self.feed.call_events(self.presenter.calls[event["item_id"]].response_id, shown)
-            else:
-                await forward(event)
+                continue
+            if not allow():  # answered like any refused event: the client learns which ones were dropped
+                rate = self.settings.max_events_per_s
+                await self.outbox.client(rate_error(rate, self._rate.refused, event.get("event_id")))
+                continue
+            try:
+                await self._client_event(kind, event)
+            except ChannelClosed:
+                raise
+            except Exception as exc:  # a shape no check foresaw: answered, never a silent end
+                logger.warning("could not handle a client %s event: %r", kind, exc, exc_info=True)
+                await self.outbox.client(
+                    error_event(
+                        f"The server could not handle this {kind} event: {type(exc).__name__}.",
+                        code="invalid_event",
+                        event_id=event.get("event_id") if isinstance(event.get("event_id"), str) else None,
+                    )
+                )
+
+    async def _client_event(self, kind: str, event: Event) -> None:
+        if kind == "response.create":
+            if not await self.sequencer.request_client(event):
+                limit = self.settings.max_queued_responses
+                await self.outbox.client(queue_error(limit, event.get("event_id")))
+        elif kind == "session.update":
+            await self._client_session_update(event)
+        elif kind == "conversation.item.create" and self.approvals.owns(event):
+            await self.approvals.answer(event)
+        elif kind == "conversation.item.retrieve" and (shown := self.presenter.retrieve(event)) is not None:
+            await self.feed.call_events(self.presenter.calls[event["item_id"]].response_id, shown)
+        else:
+            await self.outbox.forward(event)
 
     async def _client_session_update(self, event: Event) -> None:
         session = event["session"]
@@ -300,46 +359,66 @@ class SessionHost:
         await self._send_tools()
         receive, send_client, feed = self.upstream.receive, self.client.send, self.feed
         observe, drain = self.sequencer.observe, self.sequencer.drain
+        # Every step below survives a malformed event: only a closed channel ends this loop.
         while True:
-            event = await receive()
+            try:
+                event = await receive()
+            except ChannelClosed:
+                self.end(1011, "upstream unavailable")
+                raise
             if type(event) is not dict:
                 logger.warning("upstream sent a non-JSON message: %.80r", event)
                 continue
             kind = event.get("type")
-            if kind in _UPSTREAM_PASSTHROUGH:
-                if feed.holding:
-                    await feed.upstream(event)
-                else:
-                    await send_client(event)
+            if type(kind) is not str:
+                logger.warning("dropped an upstream event without a string type: %s", _excerpt(event))
                 continue
-            if kind == "response.output_item.done":
-                # First: a call the host runs is the host's to show done, with its output.
-                await self._dispatch(event)
-            if not observe(event):
-                await feed.upstream(event)
-            if kind == "input_audio_buffer.speech_started":
-                self.calls.barge_in()
-            elif kind == "input_audio_buffer.dtmf_event_received" and isinstance(event.get("event"), str):
-                await self.dtmf(event["event"])
-            elif kind == "input_audio_buffer.committed" and self.sequencer.awaiting_vad:
-                self._vad_commits += 1
-                self._spawn(self._vad_grace, self._vad_commits)
+            try:
+                if kind in _UPSTREAM_PASSTHROUGH:
+                    if feed.holding:
+                        await feed.upstream(event)
+                    else:
+                        await send_client(event)
+                    continue
+                if kind == "response.output_item.done":
+                    # First: a call the host runs is the host's to show done, with its output.
+                    await self._dispatch(event)
+                if not observe(event):
+                    await feed.upstream(event)
+                await self._act_on(kind, event)
+            except ChannelClosed:
+                raise
+            except Exception as exc:  # a malformed upstream event is dropped; the session goes on
+                logger.warning("dropped a malformed upstream %s event (%r): %s", kind, exc, _excerpt(event))
             await drain()
+
+    async def _act_on(self, kind: str, event: Event) -> None:
+        """What the host itself does about an upstream event (after the client was shown it)."""
+        if kind == "input_audio_buffer.speech_started":
+            self.calls.barge_in()
+        elif kind == "input_audio_buffer.dtmf_event_received" and isinstance(event.get("event"), str):
+            await self.dtmf(event["event"])
+        elif kind == "input_audio_buffer.committed" and self.sequencer.awaiting_vad:
+            self._vad_commits += 1
+            self._spawn(self._vad_grace, self._vad_commits)
 
     async def _dispatch(self, event: Event) -> None:
         """Start a host call for a completed `function_call` item (never in-progress or cancelled ones)."""
         item = event.get("item") or {}
         if item.get("type") != "function_call" or item.get("status") != "completed":
             return
-        item_id = item.get("id")
-        if not item_id or item_id in self._dispatched or not item.get("call_id"):
+        item_id, call_id = item.get("id"), item.get("call_id")
+        if not isinstance(item_id, str) or not isinstance(call_id, str) or not call_id:
             return
+        if item_id in self._dispatched or call_id in self._dispatched_calls:
+            return  # one call_id runs once, whatever items repeat it
         if self.sequencer.is_out_of_band(event.get("response_id")):
             return  # its call_id is in no conversation: an output could not be added
         view = self.presenter.host_call(item)
         if view is None:
             return  # the client's own tool: it runs it
         self._dispatched.add(item_id)
+        self._dispatched_calls.add(call_id)
         index = event.get("output_index")
         output_index = index if isinstance(index, int) else 0
         view.response_id = str(event.get("response_id") or "")
@@ -377,6 +456,14 @@ async def host_session(
             task_group.cancel_scope.cancel()
     if failure is not None:
         raise failure
+
+
+def _excerpt(event: Event) -> str:
+    """A short, safe excerpt of an event for a log line (never the whole, possibly huge, event)."""
+    try:
+        return repr(event)[:160]
+    except Exception:  # e.g. nested too deep to repr
+        return "<unprintable>"
 
 
 def _unambiguous(raw: str) -> bool:

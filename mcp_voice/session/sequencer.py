@@ -61,8 +61,12 @@ def is_out_of_band(response: Event) -> bool:
 class ResponseSequencer:
     """Response bookkeeping for one session. `observe` every upstream event, then `drain`."""
 
-    def __init__(self, send: Callable[[Event], Awaitable[None]]) -> None:
+    def __init__(
+        self, send: Callable[[Event], Awaitable[None]], *, max_client_queue: int | None = None
+    ) -> None:
         self._send = send
+        self._max_client_queue = max_client_queue
+        """Client requests that may wait (None: no bound); a bounded queue keeps memory bounded."""
         self._pending: _Sent | None = None
         self._last: _Sent | None = None
         self._active: str | None = None
@@ -99,19 +103,25 @@ class ResponseSequencer:
 
     # -- requests -------------------------------------------------------------------------------
 
-    async def request_client(self, event: Event) -> None:
-        """A client `response.create`: out-of-band ones go at once, the rest join the queue."""
+    async def request_client(self, event: Event) -> bool:
+        """A client `response.create`: out-of-band ones go at once, the rest join the queue.
+
+        False (and nothing sent) when the queue is full: the caller answers with an error.
+        """
         response = event.get("response")
         if isinstance(response, dict) and response.get("conversation") == "none":
             await self._send(event)
-            return
+            return True
         if self._join_readback(event):
             logger.debug("client response.create %s joins the host's read-back", event.get("event_id"))
-            return
+            return True
+        if self._max_client_queue is not None and len(self._client) >= self._max_client_queue:
+            return False
         if not isinstance(event.get("event_id"), str):
             event["event_id"] = new_event_id()  # so an error can be matched to it
         self._client.append(event)
         await self.drain()
+        return True
 
     def _join_readback(self, event: Event) -> bool:
         """A plain request while a read-back the client may have asked for is queued, sent or running."""

@@ -29,3 +29,5 @@ class SimConfig:
     instructions: str = "You are the mcp-voice simulator. Replies are scripted, not generated."
     transcript: str = "This is simulated speech."
     """The input transcript of every user audio item, when `audio.input.transcription` is set."""
+    max_session_s: float | None = None
+    """Close each session with 1001 and OpenAI's reason once it is this old (OpenAI: 3600)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -21,6 +22,7 @@ from mcp_voice.protocol.dialects import dialect_from_headers
 from mcp_voice.protocol.events import error_event
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.connection import SimConnection
+from mcp_voice.sim.limits import close_at_max_duration
 
 MAX_MESSAGE_BYTES = 32 * 2**20
 DEFAULT_MODEL = "gpt-realtime"
@@ -68,7 +70,11 @@ async def run_simulator(
         model = parse_qs(urlsplit(request.path).query).get("model", [DEFAULT_MODEL])[0]
         sim.sessions += 1
         try:
-            await SimConnection(ws, sim.config, model).run()
+            async with anyio.create_task_group() as limits:
+                if sim.config.max_session_s is not None:
+                    limits.start_soon(close_at_max_duration, ws, sim.config.max_session_s)
+                await SimConnection(ws, sim.config, model).run()
+                limits.cancel_scope.cancel()
         finally:
             sim.sessions -= 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, get_args
@@ -98,7 +99,12 @@ class ToolRegistry:
         *,
         policy_hook: PolicyHook | None = None,
         on_event: Callable[[ToolEvent], None] | None = None,
+        startup_wait_s: float | None = None,
     ) -> None:
+        self.startup_wait_s = startup_wait_s
+        """How long `async with` waits for each server (None: until it is up or has failed). A
+        server slower than that goes on connecting in the background; its tools are added, and
+        listeners told, when it is up (serve uses this so one hanging server delays nothing)."""
         self._policy_hook = policy_hook
         self._on_event = on_event
         self._event_listeners: list[Callable[[ToolEvent], None]] = []
@@ -113,6 +119,7 @@ class ToolRegistry:
         self._listeners: list[Callable[[], None]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
+        self._pending: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -122,7 +129,7 @@ class ToolRegistry:
         try:
             async with anyio.create_task_group() as starting:
                 for connection in self._connections.values():
-                    starting.start_soon(self._start, connection)
+                    starting.start_soon(self._start, connection, self.startup_wait_s)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
@@ -149,17 +156,36 @@ class ToolRegistry:
     def _connection(self, spec: ServerSpec) -> ServerConnection:
         return ServerConnection(spec, on_tools=self._tools_listed, on_event=self._emit)
 
-    async def _start(self, connection: ServerConnection) -> None:
+    async def _start(self, connection: ServerConnection, wait_s: float | None = None) -> None:
+        """Start a connection's supervisor; wait for its first attempt (at most `wait_s`)."""
         assert self._task_group is not None, "the registry is not running (use `async with`)"
         finished = self._finished[connection.name] = anyio.Event()
+        first_attempt = anyio.Event()
+        self._pending.add(connection.name)
 
-        async def supervise(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async def supervise() -> None:
             try:
-                await connection.run(task_status=task_status)
+                await connection.run(
+                    task_status=_Started(first_attempt, lambda: self._first_attempt(connection))
+                )
             finally:
                 finished.set()
+                first_attempt.set()
 
-        await self._task_group.start(supervise)
+        self._task_group.start_soon(supervise)
+        with anyio.move_on_after(math.inf if wait_s is None else wait_s):
+            await first_attempt.wait()
+
+    def _first_attempt(self, connection: ServerConnection) -> None:
+        """A server's first connection attempt is over (maybe long after the registry started)."""
+        self._pending.discard(connection.name)
+        if not self._started:
+            return
+        if connection.start_failed:
+            logger.warning("MCP server %r failed to start: %s", connection.name, connection.error)
+        else:
+            logger.warning("MCP server %r is up (it started late); its tools are added", connection.name)
+            self._rebuild(changed_server=connection.name)
 
     # -- runtime changes ------------------------------------------------------------------------------
 
@@ -221,6 +247,11 @@ class ToolRegistry:
             for name, connection in self._connections.items()
             if connection.start_failed and connection.error is not None
         }
+
+    @property
+    def pending(self) -> list[str]:
+        """Servers still making their first connection attempt (in the background)."""
+        return sorted(self._pending)
 
     def tools(self, servers: Iterable[str] | None = None) -> list[HostTool]:
         """Tools in a stable order: by server (registration order), then as the server lists them."""
@@ -381,3 +412,15 @@ def _classify(exc: MCPError, timeout: float) -> tuple[Any, str]:
     if exc.code == METHOD_NOT_FOUND:
         return "unknown_tool", exc.message
     return "tool_error", exc.message
+
+
+class _Started:
+    """The `task_status` a connection reports its first attempt to (it need not be awaited)."""
+
+    def __init__(self, event: anyio.Event, then: Callable[[], None]) -> None:
+        self._event = event
+        self._then = then
+
+    def started(self, value: object = None) -> None:
+        self._event.set()
+        self._then()

@@ -15,6 +15,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import re2
 
 from .content import SNIFF_BYTES, looks_like_text, open_regular
 from .jail import HIDDEN_HINT, FilesystemError, Jail
@@ -41,6 +44,26 @@ class _Pending:
     rel: str
 
 
+def compile_regex(pattern: str) -> Any:
+    """A case-insensitive RE2 pattern: linear time in the text, so no pattern can stall the process.
+
+    Python's `re` backtracks: `(a+)+$` against a line of 27 `a` and a `!` takes seconds, holding
+    the GIL (a thread cannot be stopped) and so every session. RE2 has no backreferences or
+    lookaround; such a pattern gets an error saying so.
+    """
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # the error is returned to the caller, not printed to stderr
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise FilesystemError(
+            f"'{pattern}' is not a valid regular expression: {reason} (RE2 syntax: no backreferences "
+            "or lookaround)"
+        ) from None
+
+
 @dataclass
 class Search:
     """One search's state; `step()` advances it, `cancelled` stops an abandoned worker thread."""
@@ -61,18 +84,14 @@ class Search:
     cancelled: bool = False
     _dirs: deque[_Pending] = field(default_factory=deque)
     _files: deque[_Pending] = field(default_factory=deque)
-    _matcher: re.Pattern[str] | None = None
+    _matcher: Any = None
+    """A compiled pattern with `search(line)`: `re` for a plain substring, RE2 for a regex."""
 
     def __post_init__(self) -> None:
         self.pattern = self.pattern.strip() or "*"
         if self.content is not None:
             if self.regex:
-                try:
-                    self._matcher = re.compile(self.content, re.IGNORECASE)
-                except re.error as exc:
-                    raise FilesystemError(
-                        f"'{self.content}' is not a valid regular expression: {exc}"
-                    ) from exc
+                self._matcher = compile_regex(self.content)
             else:
                 self._matcher = re.compile(re.escape(self.content), re.IGNORECASE)
         rel = self.jail.relative(self.start)

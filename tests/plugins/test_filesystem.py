@@ -308,7 +308,8 @@ async def test_search_by_name_content_and_regex(tree: Path) -> None:
             "1 match for files named '*.md' under 'docs' (searched 2 files):\ndocs/deep/plan.md"
         )
         assert await refused(client, "search_files", content="(", regex=True) == (
-            "'(' is not a valid regular expression: missing ), unterminated subpattern at position 0"
+            "'(' is not a valid regular expression: missing ): ( "
+            "(RE2 syntax: no backreferences or lookaround)"
         )
 
 

@@ -57,12 +57,31 @@ class FakeUpstream:
     port: int = 0
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    """Set it to close every connection (and refuse new ones): the upstream has gone."""
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/realtime"
 
     async def handler(self, ws: websockets.ServerConnection) -> None:
+        if self.stop.is_set():
+            await ws.close(1011, "gone")
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def close_on_stop() -> None:
+                await self.stop.wait()
+                await ws.close(1001, "going away")
+
+            tg.start_soon(close_on_stop)
+            try:
+                await self._serve(ws)
+            except websockets.ConnectionClosed:
+                pass
+            tg.cancel_scope.cancel()
+
+    async def _serve(self, ws: websockets.ServerConnection) -> None:
         assert ws.request is not None
         self.requests.append((ws.request.path, {k.lower(): v for k, v in ws.request.headers.raw_items()}))
         session = {

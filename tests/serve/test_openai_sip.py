@@ -14,7 +14,6 @@ import pytest
 from mcp_voice.api import load_tools
 from mcp_voice.config import Config, parse_config
 from mcp_voice.hookspecs import hookimpl
-from mcp_voice.serve.openai_calls.sideband import RECONNECTS
 from mcp_voice.session.context import CallContext
 from mcp_voice.session.decision import CallDecision
 from tests.serve.calls_rig import WAIT_S, CallTools, accepted, rig
@@ -181,11 +180,6 @@ async def test_the_call_ending_ends_the_session_and_cancels_running_calls() -> N
         assert call.connections == 1  # an ended call is not reconnected
 
 
-@pytest.mark.xfail(
-    not RECONNECTS,
-    strict=True,
-    reason="reconnect comes from the resilience issue's ReconnectingUpstream (sideband.attach_upstream)",
-)
 async def test_a_dropped_sideband_reconnects_and_delivers_the_owed_result_once() -> None:
     async with rig() as r:
         await accepted(r, "rtc_drop")

@@ -238,10 +238,6 @@ async def test_stop_ends_the_session_cleanly(registry: Any) -> None:
             await upstream.ws.wait_closed()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconnect comes from the resilience issue's ReconnectingUpstream (twilio.media.call_upstream)",
-)
 async def test_an_upstream_drop_mid_call_is_silence_not_a_hang_up(registry: Any) -> None:
     observer = Observer()
     async with (

@@ -71,8 +71,10 @@ async def test_host_waits_while_the_user_speaks(registry: ToolRegistry) -> None:
         await s.upstream("session.update")
         item = function_call_item("voice__add", '{"a": 1, "b": 2}')
         rid = await s.respond(item, done=False)
-        await s.play(ev("input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_u"))
+        # The call has finished (its output is sent) before the user speaks: a call still running
+        # at speech_started would follow its barge-in policy (`keep`: no response of its own).
         await s.upstream_item(ack=False)
+        await s.play(ev("input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_u"))
         await s.done(rid, item)
         await s.settle()
         assert s.sent("upstream", "response.create") == []

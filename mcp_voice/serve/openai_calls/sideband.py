@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import new_event_id, new_item_id
 from mcp_voice.protocol.openai_calls import sideband_url
+from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
 from mcp_voice.protocol.upstream import MAX_MESSAGE_BYTES, OPEN_TIMEOUT_S, WebSocketUpstream
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
@@ -32,11 +33,6 @@ Event = dict[str, Any]
 SidebandOpener = Callable[[], AbstractAsyncContextManager[EventChannel]]
 """Zero arguments, a fresh connection to the same call each time (what a reconnect needs)."""
 REFUSED_REASON = "approval is refused on this call: nobody can confirm it here"
-RECONNECTS = False
-"""Whether a dropped sideband is reconnected (`attach_upstream`). False until the shared
-`protocol.reconnect.ReconnectingUpstream` (the resilience issue) wraps the opener."""
-
-
 @asynccontextmanager
 async def open_sideband(call_id: str, *, api_key: str, ws_base: str) -> AsyncIterator[EventChannel]:
     """One WebSocket to the call `call_id` (no `model`: the call already has its session)."""
@@ -51,13 +47,15 @@ async def open_sideband(call_id: str, *, api_key: str, ws_base: str) -> AsyncIte
         yield WebSocketUpstream(ws)
 
 
-def attach_upstream(opener: SidebandOpener) -> AbstractAsyncContextManager[EventChannel]:
+def attach_upstream(
+    opener: SidebandOpener, policy: ReconnectPolicy | None = None
+) -> AbstractAsyncContextManager[EventChannel]:
     """The one place a sideband connection is opened for a session.
 
-    The resilience issue's `ReconnectingUpstream(opener, mode="resume")` wraps `opener` here (same
-    `call_id`, no replay: the call went on at OpenAI); set `RECONNECTS` when it does.
+    A drop reconnects to the same `call_id` with backoff and no replay (`resume`: the call went on
+    at OpenAI, with its conversation); a normal close means the call ended, and ends the session.
     """
-    return opener()
+    return ReconnectingUpstream(opener, policy=policy, mode="resume")
 
 
 class NoClient:

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket
 
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import new_event_id
+from mcp_voice.protocol.reconnect import ReconnectingUpstream
 from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio.bridge import StreamStart, TwilioClient, pcmu_session_update
@@ -46,8 +47,12 @@ INTERNAL_ERROR = 1011
 def call_upstream(
     settings: ServeSettings, opener: UpstreamOpener
 ) -> AbstractAsyncContextManager[EventChannel]:
-    """The one place a phone call opens its upstream (where a reconnecting wrapper goes)."""
-    return opener(settings.upstream, model=settings.model, api_key=settings.api_key)
+    """The one place a phone call opens its upstream: the relay's reconnecting upstream, so a drop
+    (or the session's time limit) is silence for the caller, not a hang-up."""
+    return ReconnectingUpstream(
+        lambda: opener(settings.upstream, model=settings.model, api_key=settings.api_key),
+        policy=settings.reconnect,
+    )
 
 
 def call_context(start: StreamStart) -> CallContext:
