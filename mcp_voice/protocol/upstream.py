@@ -102,7 +102,8 @@ def resolve_target(target: str, model: str, api_key: str | None) -> tuple[str, d
 
 
 @asynccontextmanager
-async def _connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[WebSocketUpstream]:
+async def connect_upstream(url: str, headers: Mapping[str, str]) -> AsyncIterator[WebSocketUpstream]:
+    """A GA event channel over a WebSocket to `url` (any realtime server, or a call's sideband)."""
     async with connect(
         url,
         additional_headers=dict(headers),
@@ -133,9 +134,9 @@ async def open_upstream(
 
         async with run_simulator(config=sim_config) as sim:
             headers = {**extra, **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
-            async with _connect(with_model(sim.url, model), headers) as channel:
+            async with connect_upstream(with_model(sim.url, model), headers) as channel:
                 yield channel
         return
     url, headers = resolve_target(target, model, api_key)
-    async with _connect(url, {**extra, **headers}) as channel:
+    async with connect_upstream(url, {**extra, **headers}) as channel:
         yield channel

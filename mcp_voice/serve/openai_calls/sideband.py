@@ -16,13 +16,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
-from websockets.asyncio.client import connect
 
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import new_event_id, new_item_id
 from mcp_voice.protocol.openai_calls import sideband_url
 from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
-from mcp_voice.protocol.upstream import MAX_MESSAGE_BYTES, OPEN_TIMEOUT_S, WebSocketUpstream
+from mcp_voice.protocol.upstream import connect_upstream
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
@@ -36,15 +35,8 @@ REFUSED_REASON = "approval is refused on this call: nobody can confirm it here"
 @asynccontextmanager
 async def open_sideband(call_id: str, *, api_key: str, ws_base: str) -> AsyncIterator[EventChannel]:
     """One WebSocket to the call `call_id` (no `model`: the call already has its session)."""
-    async with connect(
-        sideband_url(ws_base, call_id),
-        additional_headers={"Authorization": f"Bearer {api_key}"},
-        max_size=MAX_MESSAGE_BYTES,
-        compression=None,
-        open_timeout=OPEN_TIMEOUT_S,
-        max_queue=256,
-    ) as ws:
-        yield WebSocketUpstream(ws)
+    async with connect_upstream(sideband_url(ws_base, call_id), {"Authorization": f"Bearer {api_key}"}) as ws:
+        yield ws
 
 
 def attach_upstream(
