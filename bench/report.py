@@ -8,7 +8,8 @@ numbers from different runs do not compare). Rows:
   upstream process;
 - relay audio frames/s, up and down (bench/relay.py): serve vs a bare websockets relay;
 - the late result's response.create delay after the blocking response.done (bench/host.py);
-- sessions held and memory per session: measured by the load test (bench/load), not here.
+- sessions held in real time and memory per idle session (bench/load.py, run as its own process:
+  it starts both relays as processes of their own).
 
     python bench/report.py [--quick] [--out BENCHMARKS.md]
 """
@@ -20,6 +21,8 @@ import asyncio
 import datetime
 import os
 import platform
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,7 +58,9 @@ def machine() -> str:
     )
 
 
-def table(w: dict[str, Any], r: dict[str, float], h: dict[str, float], args: argparse.Namespace) -> list[str]:
+def table(
+    w: dict[str, Any], r: dict[str, float], h: dict[str, float], load: str, args: argparse.Namespace
+) -> list[str]:
     p50, p99 = w["p50"], w["p99"]
     wire_cmd = f"`python bench/wire.py --calls {args.calls} --rounds {args.rounds}`"
     relay_cmd = f"`python bench/relay.py --frames {args.frames} --rounds {args.rounds}`"
@@ -98,12 +103,37 @@ def table(w: dict[str, Any], r: dict[str, float], h: dict[str, float], args: arg
             f"| Late result: `response.create` after the blocking `response.done` (p50 / p99) | "
             f"{h['injection_p50']:.3f} / {h['injection_p99']:.3f} ms | | | <= 1 ms | {host_cmd} |"
         ),
-        (
-            "| Sessions held / memory per session | **from bench/load (issue 7's load test): to be filled "
-            "after the merge** | | | | `python bench/load.py` |"
-        ),
+        *load_rows(load),
     ]
     return rows
+
+
+def run_load(quick: bool) -> str:
+    """bench/load.py's output (its own process: it starts serve and a bare relay as processes)."""
+    args = ["--seconds", "2", "--max-sessions", "200", "--idle", "200"] if quick else []
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py"), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def load_rows(output: str) -> list[str]:
+    held = re.search(r"sessions held: serve (\d+), bare relay (\d+): ratio ([\d.]+)x", output)
+    idle = re.search(r"(\d+) idle sessions: serve ([\d.]+) kB/session, bare ([\d.]+) kB/session", output)
+    command = "`python bench/load.py`"
+    rows = []
+    if held:
+        rows.append(
+            f"| Live sessions held in real time (20 ms frames both ways, a tool call every 2 s) | "
+            f"{held[1]} | bare websockets relay {held[2]} | {float(held[3]):.2f}x | >= 1.0x | {command} |"
+        )
+    if idle:
+        rows.append(
+            f"| Memory per idle session ({idle[1]} sessions) | {idle[2]} kB | bare websockets relay "
+            f"{idle[3]} kB | | | {command} |"
+        )
+    missing = f"| Sessions held / memory per session | bench/load.py printed no figures | | | | {command} |"
+    return rows or [missing]
 
 
 def main() -> int:
@@ -122,6 +152,8 @@ def main() -> int:
     r = asyncio.run(relay.main(args.frames, args.rounds))
     print("== late-result injection delay", flush=True)
     h = anyio.run(host.main, args.calls)
+    print("== sessions held (bench/load.py)", flush=True)
+    load = run_load(args.quick)
     lines = [
         "# Benchmarks",
         "",
@@ -134,7 +166,7 @@ def main() -> int:
         "(bench/fake_upstream.py) sends a completed `function_call` item and times the",
         "`function_call_output`.",
         "",
-        *table(w, r, h, args),
+        *table(w, r, h, load, args),
         "",
     ]
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
