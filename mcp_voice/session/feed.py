@@ -10,8 +10,11 @@ output, `conversation.item.done`). Events before the `response.done` (audio of a
 same response) flow at once, and so do input events at any time (`speech_started` and the rest
 of the input buffer, input transcripts, rate limits): they belong to no response, and a client
 must hear at once that the user started speaking, as it would during OpenAI's own MCP call.
-Held upstream events are presented when they are released, so the `response.done` shows the
-finished calls.
+While a response is held, only what comes after it waits: events of responses created after the
+hold began, and events that name no response. Events of a response that was already running (an
+out-of-band response, audio of a stream that started earlier) go on, so a slow tool call never
+delays audio it has nothing to do with. Held upstream events are presented when they are
+released, so the `response.done` shows the finished calls.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class ClientFeed:
         """Held events in order: (event, still to be presented: it came from upstream)."""
         self._held: str | None = None
         self._flushing = False
+        self._later: set[str] = set()
+        """Responses created while something was held: all their events wait in the queue."""
 
     @property
     def holding(self) -> bool:
@@ -54,7 +59,8 @@ class ClientFeed:
 
     async def upstream(self, event: Event) -> None:
         """An upstream event for the client: presented and sent, or queued while a response is held."""
-        if self.holding and not str(event.get("type")).startswith(_INPUT_PREFIXES):
+        kind = str(event.get("type"))
+        if self.holding and not kind.startswith(_INPUT_PREFIXES) and self._after_hold(event, kind):
             self._queue.append((event, True))
             return
         if event.get("type") == "response.done" and self._open.get(_response_id(event)):
@@ -64,6 +70,14 @@ class ClientFeed:
         shown = self._present(event)
         if shown is not None:
             await self._send(shown)
+
+    def _after_hold(self, event: Event, kind: str) -> bool:
+        """Whether `event` must wait behind the held response (it may belong after it)."""
+        if kind == "response.created":
+            self._later.add(_response_id(event))
+            return True
+        response_id = event.get("response_id") or _response_id(event)
+        return not response_id or response_id in self._later
 
     async def call_events(self, response_id: str, events: list[Event]) -> None:
         """A host call's own events (already in the client's shape)."""
@@ -111,3 +125,5 @@ class ClientFeed:
                     await self._send(shown)
         finally:
             self._flushing = False
+            if not self._queue:
+                self._later.clear()

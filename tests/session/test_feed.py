@@ -98,3 +98,42 @@ async def test_presented_when_released_and_hidden_events_dropped() -> None:
     await feed.close_call("r1", "a", [])
     assert [e["type"] for e in shown] == ["response.done"]
     assert shown[0]["seen_after"] == ["a"]
+
+
+async def test_a_held_response_does_not_hold_a_response_that_was_already_running() -> None:
+    """An out-of-band response (or any response created before the hold) streams on; a response
+    created after the held one, and events naming no response, wait behind it."""
+    sent: list[str] = []
+
+    async def send(event: Event) -> None:
+        rid = event.get("response_id") or (event.get("response") or {}).get("id")
+        sent.append(f"{event['type']}:{rid}" if rid else event["type"])
+
+    def delta(rid: str) -> Event:
+        return {"type": "response.output_audio.delta", "response_id": rid, "delta": "AAAA"}
+
+    feed = ClientFeed(send, lambda event: event)
+    await feed.upstream(created("oob"))
+    feed.open_call("r1", "a")
+    await feed.upstream(done("r1"))  # held: its call runs
+    await feed.upstream(delta("oob"))  # already running: not held
+    await feed.upstream(created("r2"))  # after the hold: waits, and so do its events
+    await feed.upstream(delta("r2"))
+    await feed.upstream(mark("conversation.item.added"))  # names no response: waits
+    await feed.upstream(done("oob"))
+    assert sent == [
+        "response.created:oob",
+        "response.output_audio.delta:oob",
+        "response.done:oob",
+    ]
+    await feed.close_call("r1", "a", [mark("a.completed")])
+    assert sent[3:] == [
+        "a.completed",
+        "response.done:r1",
+        "response.created:r2",
+        "response.output_audio.delta:r2",
+        "conversation.item.added",
+    ]
+    assert not feed.holding
+    await feed.upstream(delta("r2"))  # nothing held any more: straight through
+    assert sent[-1] == "response.output_audio.delta:r2"
