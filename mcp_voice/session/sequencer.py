@@ -69,7 +69,9 @@ class ResponseSequencer:
         """Client requests that may wait (None: no bound); a bounded queue keeps memory bounded."""
         self._pending: _Sent | None = None
         self._last: _Sent | None = None
-        self._active: str | None = None
+        self._active: set[str] = set()
+        """Responses the upstream announced and has not finished: normally one; more only if the
+        upstream breaks the protocol, and then no `response.create` goes out until all are done."""
         self._blocked = False
         """An error told us a response is active whose `response.created` we have not seen."""
         self._oob: set[str] = set()
@@ -90,7 +92,7 @@ class ResponseSequencer:
     @property
     def busy(self) -> bool:
         """A response is requested or running: no `response.create` may be sent now."""
-        return self._pending is not None or self._active is not None or self._blocked or self.awaiting_vad
+        return self._pending is not None or bool(self._active) or self._blocked or self.awaiting_vad
 
     @property
     def waiting(self) -> int:
@@ -216,7 +218,7 @@ class ResponseSequencer:
         for request in covered:
             self._acked.difference_update(request.items)
         self._running_readback = [request for request in covered if request.readback > 0]
-        self._active = response_id
+        self._active.add(response_id)
         self._blocked = False
         self.awaiting_vad = False
 
@@ -225,7 +227,10 @@ class ResponseSequencer:
         if response_id in self._oob:
             self._oob.discard(response_id)
             return
-        self._active = None
+        if response_id in self._active:
+            self._active.discard(response_id)
+        else:  # a done we cannot match (no id): nothing can still be running
+            self._active.clear()
         self._last = None
         self._blocked = False
         self._running_readback = []
@@ -247,7 +252,7 @@ class ResponseSequencer:
                 self._acked.difference_update(request.items)
             return sent.client_event is None
         # Raced with a response we had not seen (server VAD): retry once it is done.
-        if self._active is None:
+        if not self._active:
             self._blocked = True
         if sent.client_event is not None:
             self._client.appendleft(sent.client_event)

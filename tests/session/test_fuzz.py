@@ -140,7 +140,7 @@ def upstream_events(draw: st.DrawFn) -> dict[str, Any]:
 actions = st.lists(
     st.one_of(
         client_messages.map(lambda m: ("client", m)),
-        upstream_events().map(lambda e: ("upstream", e)),
+        st.lists(upstream_events(), min_size=1, max_size=6).map(lambda e: ("upstream", e)),
         st.sampled_from(HOST_TOOLS).map(lambda name: ("call", name)),
         st.just(("barge_in", None)),
     ),
@@ -233,8 +233,8 @@ async def test_fuzzed_client_and_upstream_events_with_calls_and_barge_in(
                 assert accounted(s, before), value
                 STATS["client events"] += 1
             elif action == "upstream":
-                await s.play(value)
-                STATS["upstream events"] += 1
+                await s.play(*value)
+                STATS["upstream events"] += len(value)
             elif action == "call":
                 arguments = {"a": 1, "b": 2} if value == "voice__add" else {"name": "x", "key": "k"}
                 item = function_call_item(value, json.dumps(arguments))

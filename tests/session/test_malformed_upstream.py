@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mcp_voice.tools.registry import ToolRegistry
-from tests.session.wire import ev, function_call_item, open_session
+from tests.session.wire import ev, function_call_item, open_session, response_obj
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +91,17 @@ async def test_an_upstream_error_with_a_string_body_is_dropped_not_fatal(registr
         await s.play(ev("error", error="str"))
         await s.call_tool("voice__add", {"a": 1, "b": 2})
         assert (await s.upstream_item())["output"] == "3"
+
+
+async def test_no_response_create_while_an_announced_response_is_unfinished(registry: ToolRegistry) -> None:
+    """An upstream that starts a second response before finishing the first (a protocol breach):
+    the host waits for both to finish before it asks for another (found by the fuzzer)."""
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        await s.play(ev("response.created", response=response_obj("resp_first")))
+        await s.call_tool("voice__add", {"a": 2, "b": 5})
+        assert (await s.upstream_item())["output"] == "7"
+        await s.settle()
+        assert not s.sent("upstream", "response.create")
+        await s.done("resp_first")
+        await s.upstream("response.create")
