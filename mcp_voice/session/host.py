@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -22,12 +21,12 @@ from mcp_voice.protocol.events import ClientEventError, error_event, new_event_i
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
-from mcp_voice.session.dtmf import DtmfAction
 from mcp_voice.session.feed import ClientFeed
 from mcp_voice.session.limits import CLOSE_TOO_BIG, EventRate, queue_error, rate_error, size_error
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
+from mcp_voice.session.settings import HostSettings
 from mcp_voice.session.tools import SessionTools
 from mcp_voice.tools.client_urls import ClientServerPolicy
 from mcp_voice.tools.registry import ToolRegistry
@@ -47,44 +46,6 @@ _UPSTREAM_PASSTHROUGH = frozenset(
 )
 """Upstream events the host never acts on or rewrites: forwarded with no work at all."""
 _CLOSE_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class HostSettings:
-    """How one session treats tools (the `[session]` table of the config)."""
-
-    register_plugin_tools: bool = True
-    """False: clients opt in with `mcp_server` / `mcp` entries in `session.tools`."""
-    async_mode: Literal["placeholder", "deferred"] = "placeholder"
-    progress_updates: bool = True
-    progress_interval_s: float = 5.0
-    """Rate limit for the progress notes injected while a long-running call runs."""
-    auto_approve: bool = False
-    allow_client_servers: bool = True
-    """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect to
-    it. Turn off when serving clients you don't trust with outbound requests from this machine."""
-    dtmf: DtmfAction = field(default_factory=DtmfAction)
-    """What a keypad press on a phone call does (Twilio `dtmf`, SIP `dtmf_event_received`)."""
-    client_server_urls: tuple[str, ...] = ()
-    """URL patterns a client's `mcp_server` may name (empty: only the host's own servers)."""
-    client_server_headers: tuple[str, ...] = ()
-    """URL patterns to which a client's `mcp_server` headers are passed."""
-    client_server_timeout_s: float = 5.0
-    host_calls: Literal["mcp", "hidden"] = "mcp"
-    """How the client sees host calls: as hosted-MCP `mcp_call` items, or not at all (for GA
-    clients that only know function calls); per connection with `?host_calls=hidden`."""
-    max_session_calls: int = 3
-    """Host calls one session runs at once (more wait their turn). Below the servers'
-    `max_concurrency` (4 by default), so one session always leaves a server slot to the others."""
-    max_queued_responses: int = 16
-    """Client `response.create` requests waiting behind an active response; more get an `error`."""
-    max_events_per_s: float = 50.0
-    """Client control events a second (bursts of twice that): everything but audio appends, which
-    pass straight through (bounded by `max_message_bytes` and the upstream's own pace)."""
-    max_message_bytes: int = 16 * 2**20
-    """A bigger client message gets an `error`, then close 1009. Realtime allows 15 MiB of audio."""
-    max_result_chars: int = 100_000
-    """A tool result injected into the conversation is cut to this many characters, saying so."""
 
 
 class SessionHost:
