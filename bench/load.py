@@ -38,6 +38,8 @@ SERVE_LINE = "mcp-voice listening on "
 MCP_VOICE = str(Path(sys.executable).with_name("mcp-voice"))
 TOOL_SERVER = Path(__file__).resolve().parents[1] / "tests" / "serve" / "tool_server.py"
 TOOL = "testtools__lookup"
+RELAY_BENCH = Path(__file__).with_name("relay.py")
+"""Its `--bare-relay` mode is the baseline here too: the same bare relay in both benches."""
 
 
 @dataclass
@@ -231,27 +233,6 @@ async def idle_memory(url: str, pid: int, sessions: int) -> float:
     return (after - before) / sessions
 
 
-async def bare_relay(upstream: str) -> None:
-    """The baseline: forward text frames both ways, nothing else (run as a subprocess)."""
-
-    async def handler(client: websockets.ServerConnection) -> None:
-        async with websockets.connect(upstream, max_size=None, compression=None) as up:
-
-            async def pump(a, b) -> None:  # type: ignore[no-untyped-def]
-                async for message in a:
-                    await b.send(message)
-
-            tasks = [asyncio.create_task(pump(client, up)), asyncio.create_task(pump(up, client))]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                task.cancel()
-
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        print(f"{SERVE_LINE}ws://127.0.0.1:{port}/v1/realtime (upstream: bare)", flush=True)
-        await asyncio.Future()
-
-
 def write_config(folder: Path, max_sessions: int) -> Path:
     path = folder / "mcp-voice-load.toml"
     path.write_text(
@@ -309,7 +290,7 @@ async def main(args: argparse.Namespace) -> None:
         config = write_config(Path(os.environ.get("TMPDIR", "/tmp")), args.idle + 10)
         serve_cmd = [MCP_VOICE, "serve", "--port", "0", "--upstream", url_calls, "--config", str(config)]
         serve_proc, serve_url = await start_relay([*serve_cmd, "--plugins", ""])
-        bare_proc, bare_url = await start_relay([sys.executable, __file__, "--bare-relay", url_plain])
+        bare_proc, bare_url = await start_relay([sys.executable, str(RELAY_BENCH), "--bare-relay", url_plain])
         try:
             print(
                 f"real-time load, {args.seconds:g} s per level, "
@@ -331,9 +312,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--bare-relay":
-        asyncio.run(bare_relay(sys.argv[2]))
-        sys.exit(0)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
