@@ -180,11 +180,9 @@ class RealtimeEndpoint:
 
     async def _refuse(self, channel: WebSocketChannel, client: EventChannel, message: str) -> None:
         log.warning("session refused: %s", message)
-        try:
-            await client.send(error_event(message, code="session_limit_reached", type="server_error"))
-        except ChannelClosed:
-            return
-        await channel.close(TRY_AGAIN_LATER, "too many sessions")
+        await _close_with_error(
+            channel, client, message, "session_limit_reached", TRY_AGAIN_LATER, "too many sessions"
+        )
 
     async def _upstream_failed(self, channel: WebSocketChannel, client: EventChannel, exc: Exception) -> None:
         """Tell the client why (without secrets), then close: it can do nothing more here."""
@@ -193,11 +191,9 @@ class RealtimeEndpoint:
             reason = reason.replace(self.settings.api_key, "***")
         message = f"could not connect to upstream {display_name(self.settings.upstream)}: {reason}"
         log.warning("%s", message)
-        try:
-            await client.send(error_event(message, code="upstream_unavailable", type="server_error"))
-        except ChannelClosed:
-            return
-        await channel.close(INTERNAL_ERROR, "upstream unavailable")
+        await _close_with_error(
+            channel, client, message, "upstream_unavailable", INTERNAL_ERROR, "upstream unavailable"
+        )
 
     @staticmethod
     async def _deny(websocket: WebSocket, scope: Scope) -> None:
@@ -207,6 +203,17 @@ class RealtimeEndpoint:
             await websocket.send_denial_response(PlainTextResponse(body, status_code=401))
         else:
             await websocket.close(code=POLICY_VIOLATION, reason="invalid or missing token")
+
+
+async def _close_with_error(
+    channel: WebSocketChannel, client: EventChannel, message: str, code: str, close_code: int, reason: str
+) -> None:
+    """A session that cannot start: the client gets a GA `error` saying why, then the close."""
+    try:
+        await client.send(error_event(message, code=code, type="server_error"))
+    except ChannelClosed:
+        return
+    await channel.close(close_code, reason)
 
 
 def create_app(
