@@ -8,7 +8,6 @@ already present an API key: `Authorization: Bearer <token>` (the openai SDK's `a
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -77,16 +76,6 @@ def presented_tokens(
         found.append(query["token"])
     found += [p[len(KEY_SUBPROTOCOL_PREFIX) :] for p in subprotocols if p.startswith(KEY_SUBPROTOCOL_PREFIX)]
     return found
-
-
-def is_authorized(
-    expected: str | None, headers: Mapping[str, str], query: Mapping[str, str], subprotocols: Iterable[str]
-) -> bool:
-    """No token configured: everyone (loopback only, see `check_bind`). Else one offer must match."""
-    if expected is None:
-        return True
-    want = expected.encode()
-    return any(hmac.compare_digest(want, t.encode()) for t in presented_tokens(headers, query, subprotocols))
 
 
 def choose_subprotocol(offered: Iterable[str]) -> str | None:

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcp_voice.serve import auth
+from mcp_voice.serve.keys import Authenticator, offered_credentials
 from mcp_voice.tools.spec import ServerSpec
 
 
@@ -65,14 +65,11 @@ class BearerGuard:
 
     def __init__(self, app: ASGIApp, keys: Sequence[str]) -> None:
         self.app = app
-        self.keys = tuple(keys)
+        self.keys = Authenticator(keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.keys:
-            request = Request(scope)
-            if not any(
-                auth.is_authorized(key, request.headers, request.query_params, ()) for key in self.keys
-            ):
+        if scope["type"] == "http" and self.keys.required:
+            if self.keys.api_key(offered_credentials(Request(scope))) is None:
                 body = "invalid or missing token (send Authorization: Bearer <token>)\n"
                 await PlainTextResponse(body, status_code=401)(scope, receive, send)
                 return

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+import anyio
 import pytest
 
 from mcp_voice.serve import auth
+from mcp_voice.serve.keys import Authenticator
+
+
+def is_authorized(
+    key: str | None, headers: Mapping[str, str], query: Mapping[str, str], protocols: Iterable[str]
+) -> bool:
+    """What serve decides for these credentials with `key` configured (None: no keys)."""
+    authenticator = Authenticator([key] if key is not None else [])
+    offered = auth.presented_tokens(headers, query, protocols)
+    return anyio.run(authenticator.check, offered) is not None
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.5.0.1", "::1", "[::1]", "localhost", "LOCALHOST"])
@@ -40,7 +53,7 @@ def test_token_comes_from_environment_only() -> None:
     ],
 )
 def test_token_accepted_where_realtime_clients_put_keys(headers, query, protocols) -> None:  # type: ignore[no-untyped-def]
-    assert auth.is_authorized("tok", headers, query, protocols)
+    assert is_authorized("tok", headers, query, protocols)
 
 
 @pytest.mark.parametrize(
@@ -53,10 +66,10 @@ def test_token_accepted_where_realtime_clients_put_keys(headers, query, protocol
     ],
 )
 def test_wrong_or_missing_token_refused(headers, query, protocols) -> None:  # type: ignore[no-untyped-def]
-    assert not auth.is_authorized("tok", headers, query, protocols)
+    assert not is_authorized("tok", headers, query, protocols)
 
 
 def test_no_token_configured_lets_everyone_in_and_never_echoes_the_key_protocol() -> None:
-    assert auth.is_authorized(None, {}, {}, [])
+    assert is_authorized(None, {}, {}, [])
     assert auth.choose_subprotocol(["realtime", "openai-insecure-api-key.k"]) == "realtime"
     assert auth.choose_subprotocol(["openai-insecure-api-key.k"]) is None
