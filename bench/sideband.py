@@ -26,10 +26,11 @@ from mcp.server import MCPServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.app import create_app
 from mcp_voice.serve.openai_calls import CallsSettings
 from mcp_voice.serve.openai_calls.webhooks import secret_key
 from mcp_voice.serve.run import bind_socket, running
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec
 from tests.serve.fake_openai import API_KEY, SECRET, fake_openai

@@ -32,8 +32,9 @@ from anyio.abc import Process
 from mcp import Client
 from tools import build_server, percentile, stdio_params, timed
 
-from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.app import create_app
 from mcp_voice.serve.run import bind_socket, running
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.session.host import HostSettings
 from mcp_voice.tools import ServerSpec, ToolRegistry
 

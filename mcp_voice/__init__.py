@@ -38,15 +38,35 @@ _EXPORTS = {
     "ReconnectingUpstream": "mcp_voice.protocol.reconnect",
     "ReconnectPolicy": "mcp_voice.protocol.reconnect",
     "run_simulator": "mcp_voice.sim",
+    # What plugins use, so that a plugin imports only from `mcp_voice` (never a room inside it):
+    "PolicyKeys": "mcp_voice.config",
+    "preserve_root_logging": "mcp_voice.plugins",
+    "temp_beside": "mcp_voice.files",
+    "META_LONG_RUNNING": "mcp_voice.tools.spec",
+    "META_CALL": "mcp_voice.session.context",
+    "CallContext": "mcp_voice.session.context",
+    "CallDecision": "mcp_voice.session.decision",
+    "valid_transfer_target": "mcp_voice.session.decision",
+    "CallsAPI": "mcp_voice.protocol.openai_calls",
+    "CallsAPIError": "mcp_voice.protocol.openai_calls",
+    "tls_context_once": "mcp_voice.protocol.openai_calls",
+    "openai_base_url": "mcp_voice.protocol.openai_calls:base_url",
 }
 
 __all__ = [
+    "META_CALL",
+    "META_LONG_RUNNING",
+    "CallContext",
+    "CallDecision",
+    "CallsAPI",
+    "CallsAPIError",
     "ChannelClosed",
     "Config",
     "ConfigError",
     "EventChannel",
     "HostSettings",
     "HostTool",
+    "PolicyKeys",
     "ReconnectPolicy",
     "ReconnectingUpstream",
     "ServerSpec",
@@ -64,7 +84,12 @@ __all__ = [
     "load_tools",
     "open_tools",
     "open_upstream",
+    "openai_base_url",
+    "preserve_root_logging",
     "run_simulator",
+    "temp_beside",
+    "tls_context_once",
+    "valid_transfer_target",
 ]
 
 
@@ -72,7 +97,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mcp_voice' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(import_module(module), attribute or name)
     globals()[name] = value
     return value
 
@@ -84,11 +110,25 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from mcp_voice.api import load_tools, open_tools
     from mcp_voice.channels import ChannelClosed, EventChannel, channel_pair
-    from mcp_voice.config import Config, ConfigError, load_config
+    from mcp_voice.config import Config, ConfigError, PolicyKeys, load_config
+    from mcp_voice.files import temp_beside
     from mcp_voice.hookspecs import hookimpl
+    from mcp_voice.plugins import preserve_root_logging
+    from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError, tls_context_once
+    from mcp_voice.protocol.openai_calls import base_url as openai_base_url
     from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
     from mcp_voice.protocol.upstream import open_upstream
+    from mcp_voice.session.context import META_CALL, CallContext
+    from mcp_voice.session.decision import CallDecision, valid_transfer_target
     from mcp_voice.session.host import HostSettings, SessionHost, host_session
     from mcp_voice.sim import run_simulator
     from mcp_voice.tools.registry import ToolRegistry
-    from mcp_voice.tools.spec import HostTool, ServerSpec, ToolEvent, ToolImage, ToolPolicy, ToolResult
+    from mcp_voice.tools.spec import (
+        META_LONG_RUNNING,
+        HostTool,
+        ServerSpec,
+        ToolEvent,
+        ToolImage,
+        ToolPolicy,
+        ToolResult,
+    )

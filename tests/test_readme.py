@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mcp_voice import open_tools
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.tools.registry import ToolRegistry
 from tests.serve.conftest import serving
 

@@ -1,219 +1,32 @@
-"""The Starlette app: a Realtime-compatible WebSocket at /v1/realtime, and /healthz.
+"""The Starlette app: the relay WebSocket at /v1/realtime, /healthz, and the routes beside them.
 
-Each WebSocket is one session: authenticate, open one upstream connection, adapt the socket to
-an `EventChannel` (beta clients wrapped in `BetaClientChannel`) and hand both to the session host.
-Nothing here knows about tools or responses. The app is a plain Starlette app so later routes
-(browser console, phone webhooks, client secrets) can sit beside these.
+It only assembles: the relay endpoint (`realtime.py`), phone calls (`twilio/`), OpenAI calls
+(`openai_calls/`), client secrets and metrics, all over one `ServeSettings` (`settings.py`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
 
-from mcp_voice.channels import ChannelClosed, EventChannel
-from mcp_voice.protocol.dialects import BetaClientChannel, dialect_from_headers
-from mcp_voice.protocol.events import error_event
-from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
 from mcp_voice.protocol.upstream import open_upstream
-from mcp_voice.serve import auth
-from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.client_secrets import SecretStore
-from mcp_voice.serve.connection import connection_settings
-from mcp_voice.serve.keys import Authenticator, authenticate
+from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
-from mcp_voice.serve.openai_calls import CallsSettings, openai_call_routes
-from mcp_voice.serve.pinned import PinnedClientChannel
+from mcp_voice.serve.openai_calls import openai_call_routes
+from mcp_voice.serve.realtime import RealtimeEndpoint
 from mcp_voice.serve.secret_routes import secret_routes
+from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
 from mcp_voice.serve.targets import display_name
-from mcp_voice.serve.twilio import TwilioSettings, twilio_routes
-from mcp_voice.session.context import CallContext, SessionObserver
-from mcp_voice.session.host import HostSettings, SessionHost
+from mcp_voice.serve.twilio import twilio_routes
+from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
-log = logging.getLogger("mcp_voice.serve")
-
-UpstreamOpener = Callable[..., AbstractAsyncContextManager[EventChannel]]
-"""`open_upstream`'s shape: `(target, *, model, api_key) -> async context manager of a channel`."""
-
-POLICY_VIOLATION = 1008
-INTERNAL_ERROR = 1011
-GOING_AWAY = 1001
-TRY_AGAIN_LATER = 1013
-SHUTDOWN_WAIT_S = 5.0
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """What every session of one serve process shares. Secrets are kept out of `repr`."""
-
-    upstream: str = "sim"
-    model: str = "gpt-realtime"
-    api_key: str | None = field(default=None, repr=False)
-    """Presented to the upstream only; never sent to a client."""
-    token: str | None = field(default=None, repr=False)
-    """Clients must present it; None: no auth (loopback only, enforced by `run`)."""
-    host: HostSettings = field(default_factory=HostSettings)
-    twilio: TwilioSettings | None = None
-    """Phone calls (`/twilio/voice`, `/twilio/media`); None: off."""
-    calls: CallsSettings = field(default_factory=CallsSettings)
-    """OpenAI SIP webhooks and WebRTC calls (off unless a webhook secret / OpenAI key is set)."""
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    """More keys clients may present (with `token`); any key also mints client secrets."""
-    event_log_dir: str | None = None
-    """Write one JSONL event log per session here (None: off); see `serve/eventlog.py`."""
-    event_log_max_bytes: int = 10 * 1024 * 1024
-    log_tool_io: bool = False
-    """Log tool arguments and results (off: only tool, outcome, duration, bytes)."""
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
-    """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
-    max_sessions: int | None = 1000
-    """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
-
-
-class RealtimeEndpoint:
-    """ASGI app for `/v1/realtime`: one client WebSocket = one upstream + one session host."""
-
-    def __init__(
-        self,
-        registry: ToolRegistry,
-        settings: ServeSettings,
-        opener: UpstreamOpener,
-        observer: SessionObserver | None = None,
-        metrics: ServeMetrics | None = None,
-    ) -> None:
-        self.metrics = metrics or ServeMetrics()
-        self.registry = registry
-        self.settings = settings
-        self.opener = opener
-        self.observer = observer
-        self.sessions = 0
-        self.hosts: set[SessionHost] = set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        websocket = WebSocket(scope, receive, send)
-        offered: list[str] = list(scope.get("subprotocols") or [])
-        credential = await authenticate(websocket)
-        if credential is None:
-            await self._deny(websocket, scope)
-            return
-        model = credential.session.get("model") or websocket.query_params.get("model") or self.settings.model
-        await websocket.accept(subprotocol=auth.choose_subprotocol(offered))
-        host_settings = connection_settings(self.settings.host, websocket.query_params)
-        if isinstance(host_settings, str):
-            await websocket.send_json(error_event(host_settings, code="invalid_value", param="host_calls"))
-            await websocket.close(POLICY_VIOLATION, "bad host_calls")
-            return
-        channel = WebSocketChannel(receive, send)
-        client: EventChannel = channel
-        if dialect_from_headers(websocket.headers) == "beta":
-            client = BetaClientChannel(channel)
-        if credential.session:
-            client = PinnedClientChannel(client, credential.session)
-        limit = self.settings.max_sessions
-        if limit is not None and self.sessions >= limit:
-            await self._refuse(
-                channel, client, f"this server holds {limit} sessions at most; try again later"
-            )
-            return
-        self.sessions += 1
-        try:
-            await self._session(channel, client, model, host_settings)
-        finally:
-            self.sessions -= 1
-
-    async def _session(
-        self, channel: WebSocketChannel, client: EventChannel, model: str, host_settings: HostSettings
-    ) -> None:
-        async with AsyncExitStack() as stack:
-            settings = self.settings
-            try:
-                reconnecting = await stack.enter_async_context(
-                    ReconnectingUpstream(
-                        lambda: self.opener(settings.upstream, model=model, api_key=settings.api_key),
-                        policy=settings.reconnect,
-                        on_reconnect=self.metrics.record_reconnect,
-                    )
-                )
-            except Exception as exc:
-                await self._upstream_failed(channel, client, exc)
-                return
-            context = CallContext(
-                transport="relay", extra={"model": model, "upstream": display_name(self.settings.upstream)}
-            )
-            upstream, client = self.metrics.tap(context, reconnecting, client, self.settings, model)
-            host = SessionHost(
-                self.registry,
-                upstream,
-                client,
-                host_settings,
-                context=context,
-                observer=self.metrics.observer(self.observer),
-            )
-            channel.closing = lambda: (host.close_code, host.close_reason)
-            self.hosts.add(host)
-            try:
-                await host.run()
-            finally:
-                self.hosts.discard(host)
-        if not channel.client_closed:
-            await channel.close(host.close_code, host.close_reason)
-
-    async def shutdown(self) -> None:
-        """Close every session with 1001 (before the server drops the sockets), waiting a little."""
-        hosts = list(self.hosts)
-        for host in hosts:
-            host.end(GOING_AWAY, "server shutting down")
-        with anyio.move_on_after(SHUTDOWN_WAIT_S):
-            for host in hosts:
-                await host.closed.wait()
-
-    async def _refuse(self, channel: WebSocketChannel, client: EventChannel, message: str) -> None:
-        log.warning("session refused: %s", message)
-        await _close_with_error(
-            channel, client, message, "session_limit_reached", TRY_AGAIN_LATER, "too many sessions"
-        )
-
-    async def _upstream_failed(self, channel: WebSocketChannel, client: EventChannel, exc: Exception) -> None:
-        """Tell the client why (without secrets), then close: it can do nothing more here."""
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if self.settings.api_key:
-            reason = reason.replace(self.settings.api_key, "***")
-        message = f"could not connect to upstream {display_name(self.settings.upstream)}: {reason}"
-        log.warning("%s", message)
-        await _close_with_error(
-            channel, client, message, "upstream_unavailable", INTERNAL_ERROR, "upstream unavailable"
-        )
-
-    @staticmethod
-    async def _deny(websocket: WebSocket, scope: Scope) -> None:
-        """HTTP 401 before the upgrade when the server supports it, else close with 1008."""
-        if "websocket.http.response" in scope.get("extensions", {}):
-            body = "invalid or missing token (send Authorization: Bearer <token>)\n"
-            await websocket.send_denial_response(PlainTextResponse(body, status_code=401))
-        else:
-            await websocket.close(code=POLICY_VIOLATION, reason="invalid or missing token")
-
-
-async def _close_with_error(
-    channel: WebSocketChannel, client: EventChannel, message: str, code: str, close_code: int, reason: str
-) -> None:
-    """A session that cannot start: the client gets a GA `error` saying why, then the close."""
-    try:
-        await client.send(error_event(message, code=code, type="server_error"))
-    except ChannelClosed:
-        return
-    await channel.close(close_code, reason)
+__all__ = ["RealtimeEndpoint", "ServeSettings", "UpstreamOpener", "create_app"]
 
 
 def create_app(

@@ -38,7 +38,7 @@ from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.spec import ToolEvent
 
 if TYPE_CHECKING:
-    from mcp_voice.serve.app import ServeSettings
+    from mcp_voice.serve.settings import ServeSettings
     from mcp_voice.tools.registry import ToolRegistry
 
 log = logging.getLogger("mcp_voice.serve")

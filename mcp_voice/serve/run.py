@@ -25,8 +25,9 @@ from starlette.types import ASGIApp
 
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
-from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.app import create_app
 from mcp_voice.serve.openai_calls import calls_settings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.serve.tls import TlsFiles, resolve_tls
 from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes

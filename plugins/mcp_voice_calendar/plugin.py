@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mcp_voice.config import Config
-from mcp_voice.hookspecs import hookimpl
-from mcp_voice.tools.spec import ServerSpec
+from mcp_voice import Config, ServerSpec, hookimpl
 
 from .server import build_server
 from .settings import CalendarSettings

@@ -13,7 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_voice.plugins import preserve_root_logging
+from mcp_voice import preserve_root_logging
 
 from .errors import CalendarError
 from .model import EventOut, Fields

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import icalendar
 
-from mcp_voice.files import temp_beside
+from mcp_voice import temp_beside
 
 from .errors import StoreError, UnknownEventError
 from .model import master

@@ -7,12 +7,15 @@ from collections.abc import Callable
 
 from pydantic import ConfigDict, Field, field_validator
 
-from mcp_voice.config import Config, PolicyKeys
-from mcp_voice.hookspecs import hookimpl
-from mcp_voice.plugins import preserve_root_logging
-from mcp_voice.protocol.openai_calls import base_url
-from mcp_voice.session.decision import valid_transfer_target
-from mcp_voice.tools.spec import ServerSpec
+from mcp_voice import (
+    Config,
+    PolicyKeys,
+    ServerSpec,
+    hookimpl,
+    openai_base_url,
+    preserve_root_logging,
+    valid_transfer_target,
+)
 
 from .server import SERVER_NAME, build_server
 
@@ -57,7 +60,7 @@ def register_servers(register: Callable[[ServerSpec], None], config: Config) -> 
         server = build_server(
             settings.transfer_targets,
             api_key=api_key,
-            rest_base=base_url(os.environ, settings.base_url),
+            rest_base=openai_base_url(os.environ, settings.base_url),
             transfer_needs_approval=settings.transfer_needs_approval,
         )
     register(ServerSpec(name=SERVER_NAME, target=server, plugin=PLUGIN_NAME))

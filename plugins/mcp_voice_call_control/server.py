@@ -18,8 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError, tls_context_once
-from mcp_voice.session.context import META_CALL
+from mcp_voice import META_CALL, CallsAPI, CallsAPIError, tls_context_once
 
 SERVER_NAME = "call"
 

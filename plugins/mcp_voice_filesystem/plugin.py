@@ -6,9 +6,7 @@ from collections.abc import Callable
 
 from pydantic import ConfigDict, Field, field_validator
 
-from mcp_voice.config import Config, PolicyKeys
-from mcp_voice.hookspecs import hookimpl
-from mcp_voice.tools.spec import ServerSpec
+from mcp_voice import Config, PolicyKeys, ServerSpec, hookimpl
 
 from .jail import DEFAULT_EXCLUDE, RootError
 from .server import DEFAULT_MAX_READ_BYTES, SERVER_NAME, build_server

@@ -15,8 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_voice.plugins import preserve_root_logging
-from mcp_voice.tools.spec import META_LONG_RUNNING
+from mcp_voice import META_LONG_RUNNING, preserve_root_logging
 
 from . import listing, writes
 from .content import read_text

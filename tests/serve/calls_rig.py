@@ -20,10 +20,11 @@ from mcp.server.mcpserver import Context
 from mcp_voice.api import load_tools
 from mcp_voice.config import Config
 from mcp_voice.hookspecs import hookimpl
-from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.app import create_app
 from mcp_voice.serve.openai_calls import CallsSettings
 from mcp_voice.serve.openai_calls.webhooks import secret_key
 from mcp_voice.serve.run import bind_socket, running
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.session.context import META_CALL, CallContext
 from mcp_voice.session.decision import CallDecision
 from mcp_voice.tools.spec import ServerSpec

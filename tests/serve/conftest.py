@@ -17,8 +17,9 @@ import pytest
 import websockets
 from anyio.abc import Process
 
-from mcp_voice.serve.app import ServeSettings, create_app
+from mcp_voice.serve.app import create_app
 from mcp_voice.serve.run import bind_socket, running
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.tools.spec import ServerSpec
 
 HERE = Path(__file__).parent

@@ -16,7 +16,7 @@ import pytest
 import websockets
 from conftest import serving
 
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.anyio
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_serve_wire import instant_sim, until, user_text
 
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from tests.session.test_fuzz import FUZZ, STATS, client_messages
 
 pytestmark = pytest.mark.anyio

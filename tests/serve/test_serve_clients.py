@@ -14,7 +14,7 @@ import pytest
 from conftest import serving
 
 from mcp_voice.protocol.upstream import open_upstream
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.sim import SimConfig
 
 pytestmark = pytest.mark.anyio

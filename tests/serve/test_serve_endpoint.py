@@ -11,7 +11,7 @@ import pytest
 import websockets
 from conftest import FakeUpstream, http_get, serving
 
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.anyio
 

@@ -14,9 +14,9 @@ import websockets
 from conftest import FakeUpstream, serving
 
 from mcp_voice.serve import auth
-from mcp_voice.serve.app import ServeSettings
 from mcp_voice.serve.client_secrets import MemorySecretStore
 from mcp_voice.serve.keys import resolve_api_keys
+from mcp_voice.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,8 @@ from conftest import http_get, serving
 from test_serve_wire import instant_sim, until, user_text
 
 from mcp_voice.channels import EventChannel, channel_pair
-from mcp_voice.serve.app import ServeSettings
 from mcp_voice.serve.observe import ServeMetrics
+from mcp_voice.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from conftest import serving
 from mcp_voice.api import load_tools
 from mcp_voice.config import Config
 from mcp_voice.hookspecs import hookimpl
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.session.context import CallContext
 
 pytestmark = pytest.mark.anyio

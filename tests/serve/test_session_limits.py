@@ -13,7 +13,7 @@ from conftest import FakeUpstream, serving
 from mcp.server import MCPServer
 from test_serve_wire import instant_sim, until, user_text
 
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.session.host import HostSettings
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec

@@ -28,7 +28,7 @@ from twilio_wire import (
     scripted_upstream,
 )
 
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.twilio.settings import TwilioSettings
 from mcp_voice.session.context import META_CALL, CallContext
 from mcp_voice.session.dtmf import DtmfAction

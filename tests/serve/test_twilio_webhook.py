@@ -15,8 +15,8 @@ from conftest import read_all, serve_process, serving
 from twilio_wire import AUTH_TOKEN, PUBLIC_URL, call, scripted_upstream, twilio_signature
 
 from mcp_voice.config import Config, TwilioConfig
-from mcp_voice.serve.app import ServeSettings
 from mcp_voice.serve.run import resolve_options
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.twilio.settings import TwilioConfigError, TwilioSettings, startup_notes
 
 pytestmark = pytest.mark.anyio

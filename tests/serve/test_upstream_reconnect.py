@@ -21,7 +21,7 @@ from test_serve_wire import until, user_text
 
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.protocol.upstream import WebSocketUpstream, open_upstream
-from mcp_voice.serve.app import ServeSettings
+from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.sim import SimConfig
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec

@@ -23,7 +23,7 @@ from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
-    from mcp_voice.serve.app import ServeSettings
+    from mcp_voice.serve.settings import ServeSettings
 
 __all__ = ["CallsSettings", "calls_settings", "openai_call_routes"]
 

@@ -28,7 +28,7 @@ from mcp_voice.session.decision import CallDecision
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
-    from mcp_voice.serve.app import ServeSettings
+    from mcp_voice.serve.settings import ServeSettings
 
 log = logging.getLogger("mcp_voice.serve.calls")
 

@@ -32,6 +32,8 @@ Event = dict[str, Any]
 SidebandOpener = Callable[[], AbstractAsyncContextManager[EventChannel]]
 """Zero arguments, a fresh connection to the same call each time (what a reconnect needs)."""
 REFUSED_REASON = "approval is refused on this call: nobody can confirm it here"
+
+
 @asynccontextmanager
 async def open_sideband(call_id: str, *, api_key: str, ws_base: str) -> AsyncIterator[EventChannel]:
     """One WebSocket to the call `call_id` (no `model`: the call already has its session)."""

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from mcp_voice.serve.twilio.settings import MEDIA_PATH, VOICE_PATH, TwilioSettings
 
 if TYPE_CHECKING:
-    from mcp_voice.serve.app import ServeSettings, UpstreamOpener
+    from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
     from mcp_voice.session.context import SessionObserver
     from mcp_voice.tools.registry import ToolRegistry
 

@@ -32,7 +32,7 @@ from mcp_voice.session.host import SessionHost
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
-    from mcp_voice.serve.app import ServeSettings, UpstreamOpener
+    from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
 
 log = logging.getLogger("mcp_voice.serve.twilio")
 
