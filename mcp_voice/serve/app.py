@@ -15,9 +15,11 @@ from starlette.routing import Route, WebSocketRoute
 
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.deny import websocket_not_found
 from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
 from mcp_voice.serve.openai_calls import openai_call_routes
+from mcp_voice.serve.origin import HostPolicy, OriginGuard
 from mcp_voice.serve.realtime import RealtimeEndpoint
 from mcp_voice.serve.secret_routes import secret_routes
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
@@ -77,6 +79,10 @@ def create_app(
         ]
     )
     app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
+    app.router.default = websocket_not_found
+    public_urls = [settings.twilio.public_url] if settings.twilio is not None else []
+    policy = HostPolicy.build(settings.allowed_hosts, settings.allowed_origins, public_urls)
+    app.add_middleware(OriginGuard, policy=policy)  # the outermost check: before any route runs
     app.state.endpoint = endpoint
     app.state.authenticator = authenticator
     app.state.metrics = metrics

@@ -126,7 +126,7 @@ def observe_settings(config: Any) -> dict[str, Any]:
 
 
 def serve_limits(table: Any) -> dict[str, Any]:
-    """The `[serve]` table's reconnect and session-count keys as `ServeSettings` fields."""
+    """The `[serve]` table's reconnect, session-count and edge (hosts, origins, body size) keys."""
     if table is None or not hasattr(table, "reconnect_attempts"):
         return {}
     policy = ReconnectPolicy(
@@ -134,7 +134,13 @@ def serve_limits(table: Any) -> dict[str, Any]:
         rollover_after_s=table.session_rollover_s or None,
         replay_budget_chars=table.replay_budget_chars,
     )
-    return {"reconnect": policy, "max_sessions": table.max_sessions or None}
+    return {
+        "reconnect": policy,
+        "max_sessions": table.max_sessions or None,
+        "allowed_hosts": tuple(getattr(table, "allowed_hosts", ())),
+        "allowed_origins": tuple(getattr(table, "allowed_origins", ())),
+        "max_body_bytes": getattr(table, "max_body_bytes", 1 << 20) or None,
+    }
 
 
 def host_settings(config: Any) -> HostSettings:
