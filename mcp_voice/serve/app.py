@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from mcp_voice.protocol.upstream import open_upstream
+from mcp_voice.serve.bodylimit import BodyLimit
 from mcp_voice.serve.client_secrets import SecretStore
 from mcp_voice.serve.deny import websocket_not_found
 from mcp_voice.serve.keys import Authenticator
@@ -82,7 +83,8 @@ def create_app(
     app.router.default = websocket_not_found
     public_urls = [settings.twilio.public_url] if settings.twilio is not None else []
     policy = HostPolicy.build(settings.allowed_hosts, settings.allowed_origins, public_urls)
-    app.add_middleware(OriginGuard, policy=policy)  # the outermost check: before any route runs
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OriginGuard, policy=policy)  # added last: the outermost check
     app.state.endpoint = endpoint
     app.state.authenticator = authenticator
     app.state.metrics = metrics

@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.keys import Authenticator, offered_credentials
 from mcp_voice.serve.origin import HostPolicy, OriginGuard
 from mcp_voice.tools.spec import ServerSpec
@@ -123,7 +124,9 @@ async def run_http(
 ) -> None:
     """Serve until SIGINT/SIGTERM; prints one line per endpoint when ready."""
     app, paths = http_app(servers, host=host, keys=keys, policy=policy)
-    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, log_level=log_level, access_log=False, **uvicorn_limits()
+    )
     server = _Announcing(config, [_url(host, sock, path) for path in paths], out)
     await server.serve(sockets=[sock])
 

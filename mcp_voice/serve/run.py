@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import create_app
+from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
@@ -239,6 +240,7 @@ async def running(
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        **uvicorn_limits(),
         ssl_certfile=None if tls is None else str(tls.cert),
         ssl_keyfile=None if tls is None else str(tls.key),
     )
