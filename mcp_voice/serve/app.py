@@ -24,6 +24,7 @@ from mcp_voice.serve.origin import HostPolicy, OriginGuard
 from mcp_voice.serve.realtime import RealtimeEndpoint
 from mcp_voice.serve.secret_routes import secret_routes
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import twilio_routes
 from mcp_voice.session.context import SessionObserver
@@ -52,7 +53,8 @@ def create_app(
     keys = (*settings.api_keys, *((settings.token,) if settings.token else ()))
     authenticator = Authenticator(keys, secret_store)
     metrics = ServeMetrics(registry, log_tool_io=settings.log_tool_io)
-    endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics)
+    slots = SessionSlots(settings.max_sessions)  # one count for every transport
+    endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics, slots)
     failed_plugins = sorted(load_errors or {})
 
     async def healthz(request: Request) -> JSONResponse:
@@ -75,8 +77,8 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
-            *twilio_routes(registry, settings, upstream, metrics.observer(observer)),
-            *openai_call_routes(registry, settings, metrics.observer(observer)),
+            *twilio_routes(registry, settings, upstream, metrics.observer(observer), slots),
+            *openai_call_routes(registry, settings, metrics.observer(observer), slots),
         ]
     )
     app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
@@ -86,6 +88,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(OriginGuard, policy=policy)  # added last: the outermost check
     app.state.endpoint = endpoint
+    app.state.sessions = slots
     app.state.authenticator = authenticator
     app.state.metrics = metrics
     return app
