@@ -42,6 +42,16 @@ async def sessions(where: str) -> int:
     return int(json.loads(body)["sessions"])
 
 
+async def until_sessions(where: str, count: int) -> None:
+    """Poll /healthz (the number a readiness check reads) until it shows `count`."""
+    with anyio.fail_after(20):
+        for _ in range(400):
+            if await sessions(where) == count:
+                return
+            await anyio.sleep(0.05)
+    raise AssertionError(f"/healthz never showed {count} sessions")
+
+
 async def test_a_phone_call_counts_against_max_sessions(registry: Any) -> None:
     async with serving(registry, settings(1)) as where:
         async with websockets.connect(f"ws://{where}/v1/realtime") as relay:
@@ -55,9 +65,7 @@ async def test_a_phone_call_counts_against_max_sessions(registry: Any) -> None:
 async def test_a_relay_session_counts_behind_a_phone_call(registry: Any) -> None:
     async with serving(registry, settings(1)) as where, call(where) as caller:
         await caller.start()
-        with anyio.fail_after(20):
-            while await sessions(where) != 1:
-                await anyio.sleep(0.05)
+        await until_sessions(where, 1)
         async with websockets.connect(f"ws://{where}/v1/realtime") as relay:
             error = json.loads(await relay.recv())
             assert error["type"] == "error" and error["error"]["code"] == "session_limit_reached"
@@ -66,9 +74,7 @@ async def test_a_relay_session_counts_behind_a_phone_call(registry: Any) -> None
 async def test_a_replayed_start_for_a_live_stream_is_refused(registry: Any) -> None:
     async with serving(registry, settings(5)) as where, call(where) as first:
         await first.start()
-        with anyio.fail_after(20):
-            while await sessions(where) != 1:
-                await anyio.sleep(0.05)
+        await until_sessions(where, 1)
         async with call(where) as replay:
             await replay.start()
             assert await closed_with(replay) == (1008, "this stream or call is already live")
