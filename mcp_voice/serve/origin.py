@@ -105,8 +105,26 @@ class HostPolicy:
         return own == normal
 
 
+QUERY_KEY_REFUSED = (
+    "refused: an HTTP request carries a key in ?token=; send it as Authorization: Bearer <key> "
+    "(URLs end up in proxy logs and browser history; ?token= is for WebSocket clients only)"
+)
+
+
+def query_key(scope: Scope) -> bool:
+    """Whether an HTTP request (not a WebSocket handshake) carries `?token=`."""
+    if scope["type"] != "http":
+        return False
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(part.split("=", 1)[0] == "token" for part in query.split("&"))
+
+
 class OriginGuard:
-    """ASGI middleware: refuse (403, reason in the body) what `HostPolicy` refuses; pass the rest."""
+    """ASGI middleware: refuse (403, reason in the body) what `HostPolicy` refuses; pass the rest.
+
+    It also refuses (401) an HTTP request with `?token=`: keys go in the `Authorization` header,
+    and a key in a URL is leaked whether or not it is accepted.
+    """
 
     def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
         self.app = app
@@ -117,5 +135,8 @@ class OriginGuard:
             reason = self.policy.refusal(scope)
             if reason is not None:
                 await deny(scope, receive, send, 403, reason)
+                return
+            if query_key(scope):
+                await deny(scope, receive, send, 401, QUERY_KEY_REFUSED)
                 return
         await self.app(scope, receive, send)
