@@ -346,6 +346,7 @@ def loaded_summary(
         f"  plugins: {', '.join(plugins) or 'none'}",
         f"  tools: {len(tools)}" + (f" ({', '.join(per_server)})" if per_server else ""),
     ]
+    lines += [f"  {name}: {spec.summary}" for name, spec in registry.servers.items() if spec.summary]
     failed = sorted({*(load_errors or {}), *registry.errors})
     if failed:
         lines.append(f"  failed: {', '.join(failed)} (see the messages above)")
