@@ -190,3 +190,21 @@ async def test_http_refuses_rebinding_hosts_and_foreign_origins(config: Path) ->
         for origin in ("https://app.example.com", f"http://{where}"):
             status, text = await post(Host=where, Origin=origin)
             assert status != 403, text
+
+
+async def test_http_refuses_a_key_in_the_query(config: Path) -> None:
+    async with http_server("--config", str(config), MCP_VOICE_TOKEN="s3cret") as (_, line):
+        url = line.split(" on ", 1)[1].strip()
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+
+        def post() -> tuple[int, str]:
+            headers = {"Content-Type": "application/json"}
+            request = urllib.request.Request(url + "?token=s3cret", data=body, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=20) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        status, text = await anyio.to_thread.run_sync(post)
+        assert status == 401 and "Authorization: Bearer" in text
