@@ -11,6 +11,7 @@ origin or one configured. Non-browser clients (SDKs, Twilio, OpenAI's webhooks) 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +23,8 @@ from mcp_voice.serve.auth import LOOPBACK_NAMES
 from mcp_voice.serve.deny import deny, shown
 
 ANY = "*"
+MAX_LOGGED_REASONS = 100
+log = logging.getLogger("mcp_voice.serve")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -129,11 +132,20 @@ class OriginGuard:
     def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
         self.app = app
         self.policy = policy
+        self._logged: set[str] = set()
+
+    def _log_once(self, reason: str) -> None:
+        """The operator learns what was refused (a proxy's name missing from allowed_hosts, say):
+        each distinct reason once, and a bounded number of them, so refusals cannot flood the log."""
+        if reason not in self._logged and len(self._logged) < MAX_LOGGED_REASONS:
+            self._logged.add(reason)
+            log.warning("%s", reason)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             reason = self.policy.refusal(scope)
             if reason is not None:
+                self._log_once(reason)
                 await deny(scope, receive, send, 403, reason)
                 return
             if query_key(scope):

@@ -8,6 +8,7 @@ Both get 403 with the reason; same-origin pages, configured origins and SDK clie
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -65,10 +66,18 @@ async def test_dns_rebinding_host_is_refused(registry: Any, method: str, path: s
         assert status == 200, body
 
 
-async def test_dns_rebinding_host_is_refused_on_the_websocket(registry: Any) -> None:
+async def test_dns_rebinding_host_is_refused_on_the_websocket(
+    registry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     async with serving(registry, ServeSettings(upstream="sim")) as where:
-        status, body = await raw_request(where, "GET", "/v1/realtime", upgrade_headers("evil.example"))
-        assert status == 403 and "Host 'evil.example'" in body
+        with caplog.at_level(logging.WARNING, logger="mcp_voice.serve"):
+            for _ in range(3):
+                status, body = await raw_request(
+                    where, "GET", "/v1/realtime", upgrade_headers("evil.example")
+                )
+                assert status == 403 and "Host 'evil.example'" in body
+    logged = [r.getMessage() for r in caplog.records if "evil.example" in r.getMessage()]
+    assert len(logged) == 1  # the operator hears of it once, not once per request
 
 
 async def test_loopback_names_configured_hosts_and_the_public_url_pass(registry: Any) -> None:
