@@ -162,6 +162,14 @@ class ServeConfig(_Table):
     OpenAI ends sessions after 60 minutes (Azure: 30; set 25 * 60 there)."""
     replay_budget_chars: int = Field(default=60_000, ge=1000)
     """Conversation text moved to a new upstream session; older turns are summarised."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """`Host` names clients may use besides the bound address, `localhost`, 127.0.0.1, ::1 and the
+    Twilio public URL's host (`"*"`: any, when a proxy in front checks it). Others get 403."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins (`https://app.example.com`) of web pages allowed to call serve besides its own
+    (`"*"`: any). A browser request from any other origin gets 403."""
+    max_body_bytes: int = Field(default=1 << 20, ge=0)
+    """Largest HTTP request body (0: no limit); larger ones get 413 before any signature check."""
 
 
 class Config(_Table):

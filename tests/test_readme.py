@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
-import textwrap
 import types
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,17 +27,21 @@ def snippet(containing: str) -> str:
     return block
 
 
-async def run_async_snippet(code: str, **names: Any) -> None:
-    """Top-level `await` as in the README: run the block as the body of a coroutine."""
-    namespace: dict[str, Any] = dict(names)
-    exec(f"async def _main():\n{textwrap.indent(code, '    ')}", namespace)
-    await namespace["_main"]()
+async def run_script(code: str) -> None:
+    """Run the block exactly as a user's script file (its own `asyncio.run`), in a thread: the
+    test's event loop keeps serving while the script's loop talks to it."""
+    import anyio
+
+    def run() -> None:
+        exec(compile(code, "README.md", "exec"), {"__name__": "__main__"})
+
+    await anyio.to_thread.run_sync(run)
 
 
 async def test_embedding_the_tool_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "README.md").write_text("# hello from the jail\n")
-    await run_async_snippet(snippet("open_tools(load_config())"))
+    await run_script(snippet("open_tools(load_config())"))
     out = capsys.readouterr().out
     assert "filesystem__read_file" in out and "calendar__list_events" in out
     assert "# hello from the jail" in out
@@ -47,7 +49,7 @@ async def test_embedding_the_tool_layer(tmp_path: Path, monkeypatch: pytest.Monk
 
 async def test_embedding_a_whole_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    await run_async_snippet(snippet("host_session("))
+    await run_script(snippet("host_session("))
     printed = capsys.readouterr().out.split()
     assert printed[0] == "session.created" and "response.output_audio.delta" in printed
 
@@ -82,10 +84,24 @@ async def test_the_one_file_plugin_builds_from_its_pyproject(tmp_path: Path) -> 
     assert "[mcp_voice]\nweather = mcp_voice_weather" in entry_points
 
 
-async def test_the_openai_sdk_client_snippet(capsys) -> None:
-    async with ToolRegistry([]) as registry:
+async def test_the_openai_sdk_client_snippet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello\n")
+    async with open_tools(plugins=["filesystem"]) as registry:
         async with serving(registry, ServeSettings(upstream="sim")) as where:
             code = snippet("AsyncOpenAI(").replace("127.0.0.1:8765", where)
-            await run_async_snippet(code)
-    printed = capsys.readouterr().out.split()
-    assert printed[0] == "session.created" and printed[-1] == "response.done"
+            await run_script(code)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "session.created"
+    assert "response.mcp_call.completed" in printed  # the host ran the tool the text named
+    transcript = "\n".join(printed[printed.index("response.output_audio_transcript.done") + 1 :])
+    assert transcript.startswith("Tool result:") and "notes.txt" in transcript
+
+
+async def test_the_openai_agents_snippet(capsys) -> None:
+    async with ToolRegistry([]) as registry:
+        async with serving(registry, ServeSettings(upstream="sim")) as where:
+            code = snippet("RealtimeRunner(").replace("127.0.0.1:8765", where)
+            await run_script(code)
+    printed = capsys.readouterr().out.splitlines()
+    assert "agent_start" in printed and printed[-1] == "agent_end"

@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.plugins import did_you_mean
     from mcp_voice.serve import auth
     from mcp_voice.serve.keys import resolve_api_keys
+    from mcp_voice.serve.origin import HostPolicy
     from mcp_voice.serve.plugin_mcp import PluginServerError, run_http, run_stdio, servable
     from mcp_voice.serve.run import bind_socket
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         message = f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
         raise common.CliError(message, common.FAILURE) from None
+    serve_table = setup.config.serve
+    policy = HostPolicy.build(serve_table.allowed_hosts, serve_table.allowed_origins)
     with sock:
-        anyio.run(lambda: run_http(servers, sock, host=args.host, keys=keys))
+        anyio.run(lambda: run_http(servers, sock, host=args.host, keys=keys, policy=policy))
     return 0

@@ -14,13 +14,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from mcp_voice.protocol.upstream import open_upstream
+from mcp_voice.serve.bodylimit import BodyLimit
 from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.deny import websocket_not_found
 from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
 from mcp_voice.serve.openai_calls import openai_call_routes
+from mcp_voice.serve.origin import HostPolicy, OriginGuard
 from mcp_voice.serve.realtime import RealtimeEndpoint
 from mcp_voice.serve.secret_routes import secret_routes
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import twilio_routes
 from mcp_voice.session.context import SessionObserver
@@ -49,7 +53,8 @@ def create_app(
     keys = (*settings.api_keys, *((settings.token,) if settings.token else ()))
     authenticator = Authenticator(keys, secret_store)
     metrics = ServeMetrics(registry, log_tool_io=settings.log_tool_io)
-    endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics)
+    slots = SessionSlots(settings.max_sessions)  # one count for every transport
+    endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics, slots)
     failed_plugins = sorted(load_errors or {})
 
     async def healthz(request: Request) -> JSONResponse:
@@ -72,12 +77,18 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
-            *twilio_routes(registry, settings, upstream, metrics.observer(observer)),
-            *openai_call_routes(registry, settings, metrics.observer(observer)),
+            *twilio_routes(registry, settings, upstream, metrics.observer(observer), slots),
+            *openai_call_routes(registry, settings, metrics.observer(observer), slots),
         ]
     )
     app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
+    app.router.default = websocket_not_found
+    public_urls = [settings.twilio.public_url] if settings.twilio is not None else []
+    policy = HostPolicy.build(settings.allowed_hosts, settings.allowed_origins, public_urls)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(OriginGuard, policy=policy)  # added last: the outermost check
     app.state.endpoint = endpoint
+    app.state.sessions = slots
     app.state.authenticator = authenticator
     app.state.metrics = metrics
     return app

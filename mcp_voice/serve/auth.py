@@ -8,7 +8,6 @@ already present an API key: `Authorization: Bearer <token>` (the openai SDK's `a
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 DEFAULT_TOKEN_ENV = "MCP_VOICE_TOKEN"
@@ -21,14 +20,14 @@ class AuthConfigError(Exception):
     """The endpoint would be reachable by others without a token, or a named token is missing."""
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
+"""Keyless listening means exactly these spellings: the Host/Origin checks and the MCP SDK's own
+protection know them, while `127.0.0.2` or `0:0:0:0:0:0:0:1` would slip past what they compare."""
+
+
 def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and `localhost`; any other name may resolve beyond this machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """True for exactly `127.0.0.1`, `::1` (bracketed or not) and `localhost`; anything else needs a key."""
+    return host.strip().strip("[]").lower() in LOOPBACK_NAMES
 
 
 def resolve_token(env: Mapping[str, str], token_env: str | None = None) -> str | None:

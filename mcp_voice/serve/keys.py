@@ -7,8 +7,9 @@ sessions, nothing else.
 
 Keys come from `[serve] api_keys_env` (a variable name: keys never live in the file), else
 `MCP_VOICE_API_KEYS` (comma-separated), plus `MCP_VOICE_TOKEN` (or `--token-env`), which keeps
-working as one more key. Clients present a key or secret as `Authorization: Bearer`, `?token=`
-or the browser subprotocol `openai-insecure-api-key.<key>` (see `auth.presented_tokens`).
+working as one more key. Clients present a key or secret as `Authorization: Bearer`, the
+browser subprotocol `openai-insecure-api-key.<key>`, or (WebSocket only) `?token=` (see
+`auth.presented_tokens`).
 """
 
 from __future__ import annotations
@@ -110,9 +111,14 @@ class Authenticator:
 
 
 def offered_credentials(connection: HTTPConnection) -> list[str]:
-    """Everything the request or WebSocket handshake presents as a key."""
+    """Everything the request or WebSocket handshake presents as a key.
+
+    `?token=` counts for WebSocket handshakes only (clients that cannot set headers); an HTTP
+    request with it never gets this far (`origin.OriginGuard` answers 401).
+    """
     subprotocols: list[str] = list(connection.scope.get("subprotocols") or [])
-    return auth.presented_tokens(connection.headers, connection.query_params, subprotocols)
+    query = connection.query_params if connection.scope["type"] == "websocket" else {}
+    return auth.presented_tokens(connection.headers, query, subprotocols)
 
 
 async def authenticate(connection: HTTPConnection, *, secrets: bool = True) -> Credential | None:

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 from mcp_voice.channels import Event, EventChannel
 from mcp_voice.serve.eventlog import EventLog
 from mcp_voice.serve.keys import authenticate
-from mcp_voice.session.context import CallContext, SessionObserver
+from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
 from mcp_voice.tools.spec import ToolEvent
 
 if TYPE_CHECKING:
@@ -157,7 +157,8 @@ class ServeMetrics:
     def tool_event(self, event: ToolEvent) -> None:
         key = event.call_id or ""
         if event.kind == "started" and event.tool:
-            self._calls[key] = _Call(time.monotonic(), event.tool, self._call_sessions.get(key))
+            session_id = self._call_sessions.get(key) or _session_of(event)
+            self._calls[key] = _Call(time.monotonic(), event.tool, session_id)
             if self.log_tool_io:
                 tool_log.info(
                     "tool call arguments %s",
@@ -241,6 +242,15 @@ class ServeMetrics:
                 "tool call result %s",
                 fields(session_id=context.session_id, call_id=item.get("call_id"), output=item.get("output")),
             )
+
+
+def _session_of(event: ToolEvent) -> str | None:
+    """The session a call belongs to, from the call context the host sends with it (any transport:
+    phone and SIP sessions have no upstream tap to learn it from)."""
+    meta = event.detail.get("meta")
+    context = meta.get(META_CALL) if isinstance(meta, Mapping) else None
+    session_id = context.get("session_id") if isinstance(context, Mapping) else None
+    return session_id if isinstance(session_id, str) else None
 
 
 class _SessionRecorder:

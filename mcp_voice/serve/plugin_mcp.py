@@ -16,13 +16,16 @@ from typing import Any, TextIO
 
 import uvicorn
 from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.keys import Authenticator, offered_credentials
+from mcp_voice.serve.origin import HostPolicy, OriginGuard
 from mcp_voice.tools.spec import ServerSpec
 
 
@@ -76,11 +79,26 @@ class BearerGuard:
         await self.app(scope, receive, send)
 
 
-def http_app(servers: dict[str, MCPServer], *, host: str, keys: Sequence[str]) -> tuple[ASGIApp, list[str]]:
-    """The streamable HTTP app and its endpoint paths (`/mcp`, or `/<server>/mcp` for several)."""
-    apps = {name: server.streamable_http_app(host=host) for name, server in servers.items()}
+OURS = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+"""The SDK checks Host/Origin only for exact loopback binds; `OriginGuard` checks them for every bind
+(the same `HostPolicy` as serve), so the SDK's check is not doubled with other rules."""
+
+
+def http_app(
+    servers: dict[str, MCPServer], *, host: str, keys: Sequence[str], policy: HostPolicy | None = None
+) -> tuple[ASGIApp, list[str]]:
+    """The streamable HTTP app and its endpoint paths (`/mcp`, or `/<server>/mcp` for several).
+
+    Every request passes the Host/Origin check first (`policy`: configured names and origins),
+    then the key check.
+    """
+    policy = policy or HostPolicy()
+    apps = {
+        name: server.streamable_http_app(host=host, transport_security=OURS)
+        for name, server in servers.items()
+    }
     if len(apps) == 1:
-        return BearerGuard(next(iter(apps.values())), keys), ["/mcp"]
+        return OriginGuard(BearerGuard(next(iter(apps.values())), keys), policy), ["/mcp"]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -90,7 +108,8 @@ def http_app(servers: dict[str, MCPServer], *, host: str, keys: Sequence[str]) -
             yield
 
     routes = [Mount(f"/{name}", app=app) for name, app in apps.items()]
-    return BearerGuard(Starlette(routes=routes, lifespan=lifespan), keys), [f"/{name}/mcp" for name in apps]
+    app = BearerGuard(Starlette(routes=routes, lifespan=lifespan), keys)
+    return OriginGuard(app, policy), [f"/{name}/mcp" for name in apps]
 
 
 async def run_http(
@@ -99,12 +118,15 @@ async def run_http(
     *,
     host: str,
     keys: Sequence[str],
+    policy: HostPolicy | None = None,
     out: TextIO = sys.stdout,
     log_level: str = "warning",
 ) -> None:
     """Serve until SIGINT/SIGTERM; prints one line per endpoint when ready."""
-    app, paths = http_app(servers, host=host, keys=keys)
-    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level=log_level, access_log=False)
+    app, paths = http_app(servers, host=host, keys=keys, policy=policy)
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, log_level=log_level, access_log=False, **uvicorn_limits()
+    )
     server = _Announcing(config, [_url(host, sock, path) for path in paths], out)
     await server.serve(sockets=[sock])
 

@@ -26,6 +26,7 @@ from mcp_voice.serve.keys import authenticate
 from mcp_voice.serve.observe import ServeMetrics
 from mcp_voice.serve.pinned import PinnedClientChannel
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.targets import display_name
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
@@ -50,14 +51,21 @@ class RealtimeEndpoint:
         opener: UpstreamOpener,
         observer: SessionObserver | None = None,
         metrics: ServeMetrics | None = None,
+        slots: SessionSlots | None = None,
     ) -> None:
         self.metrics = metrics or ServeMetrics()
         self.registry = registry
         self.settings = settings
         self.opener = opener
         self.observer = observer
-        self.sessions = 0
+        self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
+        """Shared with every other transport of the app (`max_sessions` counts them all)."""
         self.hosts: set[SessionHost] = set()
+
+    @property
+    def sessions(self) -> int:
+        """Sessions running now in the whole app (relay, phone, SIP, WebRTC)."""
+        return self.slots.active
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
@@ -79,17 +87,11 @@ class RealtimeEndpoint:
             client = BetaClientChannel(channel)
         if credential.session:
             client = PinnedClientChannel(client, credential.session)
-        limit = self.settings.max_sessions
-        if limit is not None and self.sessions >= limit:
-            await self._refuse(
-                channel, client, f"this server holds {limit} sessions at most; try again later"
-            )
+        if not self.slots.take():
+            await self._refuse(channel, client, self.slots.refusal())
             return
-        self.sessions += 1
-        try:
+        with self.slots.held():
             await self._session(channel, client, model, host_settings)
-        finally:
-            self.sessions -= 1
 
     async def _session(
         self, channel: WebSocketChannel, client: EventChannel, model: str, host_settings: HostSettings

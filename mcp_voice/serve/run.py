@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import create_app
+from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
@@ -126,7 +127,7 @@ def observe_settings(config: Any) -> dict[str, Any]:
 
 
 def serve_limits(table: Any) -> dict[str, Any]:
-    """The `[serve]` table's reconnect and session-count keys as `ServeSettings` fields."""
+    """The `[serve]` table's reconnect, session-count and edge (hosts, origins, body size) keys."""
     if table is None or not hasattr(table, "reconnect_attempts"):
         return {}
     policy = ReconnectPolicy(
@@ -134,7 +135,13 @@ def serve_limits(table: Any) -> dict[str, Any]:
         rollover_after_s=table.session_rollover_s or None,
         replay_budget_chars=table.replay_budget_chars,
     )
-    return {"reconnect": policy, "max_sessions": table.max_sessions or None}
+    return {
+        "reconnect": policy,
+        "max_sessions": table.max_sessions or None,
+        "allowed_hosts": tuple(getattr(table, "allowed_hosts", ())),
+        "allowed_origins": tuple(getattr(table, "allowed_origins", ())),
+        "max_body_bytes": getattr(table, "max_body_bytes", 1 << 20) or None,
+    }
 
 
 def host_settings(config: Any) -> HostSettings:
@@ -233,6 +240,7 @@ async def running(
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        **uvicorn_limits(),
         ssl_certfile=None if tls is None else str(tls.cert),
         ssl_keyfile=None if tls is None else str(tls.key),
     )
@@ -338,6 +346,7 @@ def loaded_summary(
         f"  plugins: {', '.join(plugins) or 'none'}",
         f"  tools: {len(tools)}" + (f" ({', '.join(per_server)})" if per_server else ""),
     ]
+    lines += [f"  {name}: {spec.summary}" for name, spec in registry.servers.items() if spec.summary]
     failed = sorted({*(load_errors or {}), *registry.errors})
     if failed:
         lines.append(f"  failed: {', '.join(failed)} (see the messages above)")

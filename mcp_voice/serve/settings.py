@@ -48,3 +48,10 @@ class ServeSettings:
     """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
     max_sessions: int | None = 1000
     """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """`Host` names served besides the bound address, the loopback names and the public URL's host
+    (`*`: any, when a proxy in front checks it); others get 403 (DNS rebinding)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins of web pages allowed to call serve besides its own (`https://app.example.com`; `*`: any)."""
+    max_body_bytes: int | None = 1 << 20
+    """Largest HTTP request body, enforced while it streams, before any signature check (None: no limit)."""

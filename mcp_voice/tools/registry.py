@@ -363,7 +363,13 @@ class ToolRegistry:
                 logger.exception("progress callback failed for %s", name)
 
         self._emit(
-            ToolEvent("started", server=tool.server, tool=name, call_id=call_id, detail={"arguments": args})
+            ToolEvent(
+                "started",
+                server=tool.server,
+                tool=name,
+                call_id=call_id,
+                detail={"arguments": args, "meta": dict(meta or {})},  # meta: whose call (observers' logs)
+            )
         )
         try:
             outcome = await connection.call(

@@ -59,6 +59,8 @@ class ServerSpec:
     max_concurrency: int = 4
     plugin: str | None = None
     """Name of the plugin that registered it (None for `[servers.*]` config entries)."""
+    summary: str | None = None
+    """One line about what it serves, printed at serve start (the filesystem plugin: its root)."""
 
     @property
     def kind(self) -> Literal["in-process", "stdio", "url"]:

@@ -57,4 +57,7 @@ def register_servers(register: Callable[[ServerSpec], None], config: Config) -> 
         )
     except RootError as exc:
         raise config.error(f"plugins.{PLUGIN_NAME}.root", f"'{settings.root}': {exc}") from None
-    register(ServerSpec(name=SERVER_NAME, target=server, plugin=PLUGIN_NAME))
+    # Printed at serve start: a --config in another folder moves the root with it.
+    mode = "read-write" if settings.writable else "read-only"
+    summary = f"shares {root} ({mode}; root resolved against {config.base_dir})"
+    register(ServerSpec(name=SERVER_NAME, target=server, plugin=PLUGIN_NAME, summary=summary))

@@ -138,6 +138,7 @@ async def rig(
     config: Config | Callable[[FakeOpenAI], Config] | None = None,
     plugins: tuple[str, ...] = (),
     token: str | None = None,
+    max_sessions: int | None = 1000,
     **calls: Any,
 ) -> AsyncIterator[Rig]:
     tools, watcher = CallTools(), Watcher(decision)
@@ -146,7 +147,9 @@ async def rig(
         setup = load_tools(loaded, plugins=list(plugins), extra_plugins=[tools, watcher])
         assert not setup.errors, setup.errors
         async with setup.registry() as registry:
-            settings = ServeSettings(upstream="sim", token=token, calls=calls_settings(fake, **calls))
+            settings = ServeSettings(
+                upstream="sim", token=token, calls=calls_settings(fake, **calls), max_sessions=max_sessions
+            )
             app = create_app(registry, settings, observer=setup.session_observer())
             sock = bind_socket("127.0.0.1", 0)
             async with running(app, sock):

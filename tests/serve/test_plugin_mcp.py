@@ -151,3 +151,60 @@ async def test_stdio_keeps_stdout_for_the_protocol(config: Path) -> None:
             out = await read_all(process.stdout)
             await process.wait()
     assert out == ""
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "0:0:0:0:0:0:0:1"])
+async def test_http_on_other_loopback_spellings_needs_a_token(config: Path, host: str) -> None:
+    command = [str(MCP_VOICE), "mcp", "filesystem", "--transport", "http", "--host", host, "--port", "0"]
+    with anyio.fail_after(60):
+        done = await anyio.run_process([*command, "--config", str(config)], env=env(), check=False)
+    assert done.returncode == 2
+    assert b"without API keys" in done.stderr
+
+
+def with_origins(config: Path) -> Path:
+    config.write_text(config.read_text() + '[serve]\nallowed_origins = ["https://app.example.com"]\n')
+    return config
+
+
+async def test_http_refuses_rebinding_hosts_and_foreign_origins(config: Path) -> None:
+    from raw_http import raw_request
+
+    config = with_origins(config)
+    async with http_server("--config", str(config)) as (_, line):
+        url = line.split(" on ", 1)[1].strip()
+        where, path = url.removeprefix("http://").split("/", 1)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+        mcp = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+        async def post(**headers: str) -> tuple[int, str]:
+            return await raw_request(
+                where, "POST", "/" + path, {**mcp, "Connection": "close", **headers}, body
+            )
+
+        status, text = await post(Host="evil.example")
+        assert status == 403 and "Host 'evil.example'" in text
+        status, text = await post(Host=where, Origin="https://evil.example")
+        assert status == 403 and "Origin 'https://evil.example'" in text
+        # a configured origin and a same-origin page reach the MCP server (which wants initialize first)
+        for origin in ("https://app.example.com", f"http://{where}"):
+            status, text = await post(Host=where, Origin=origin)
+            assert status != 403, text
+
+
+async def test_http_refuses_a_key_in_the_query(config: Path) -> None:
+    async with http_server("--config", str(config), MCP_VOICE_TOKEN="s3cret") as (_, line):
+        url = line.split(" on ", 1)[1].strip()
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+
+        def post() -> tuple[int, str]:
+            headers = {"Content-Type": "application/json"}
+            request = urllib.request.Request(url + "?token=s3cret", data=body, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=20) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        status, text = await anyio.to_thread.run_sync(post)
+        assert status == 401 and "Authorization: Bearer" in text

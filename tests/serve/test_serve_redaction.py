@@ -31,10 +31,13 @@ async def test_a_debug_session_logs_no_secret(tmp_path: Path, fake_upstream: Fak
     async with serve_process(*args, env=env) as (process, line):
         assert "listening on" in line, line
         where = line.split("ws://")[1].split("/")[0]
+        refused, _ = await http("GET", f"http://{where}/metrics?token={API_KEY}")  # logged masked, if at all
+        assert refused == 401
         _, text = await http(
             "POST",
-            f"http://{where}/v1/realtime/client_secrets?token={API_KEY}",
+            f"http://{where}/v1/realtime/client_secrets",
             {"session": {"instructions": "hi"}},
+            bearer(API_KEY),
         )
         secret = json.loads(text)["value"]
         attempts: list[dict[str, Any]] = [

@@ -74,3 +74,25 @@ async def test_a_server_hanging_at_initialize_connects_in_the_background(
         proc.terminate()
         err = await read_all(proc.stderr)
     assert "MCP server 'late' is still starting" in err, err
+
+
+def filesystem_config(folder: Path) -> Path:
+    (folder / "shared").mkdir(parents=True)
+    path = folder / "mcp-voice.toml"
+    path.write_text('[plugins.filesystem]\nroot = "shared"\n')
+    return path
+
+
+async def test_serve_prints_the_filesystem_root_it_shares(tmp_path: Path) -> None:
+    # the config lives in another folder than the cwd: the root is resolved against the config's
+    config = filesystem_config(tmp_path / "elsewhere")
+    args = ("--port", "0", "--upstream", "sim", "--config", str(config))
+    async with serve_process(*args, env={"MCP_VOICE_PLUGINS": "filesystem"}, cwd=tmp_path) as (proc, line):
+        assert "listening on" in line, line
+        assert proc.stdout is not None
+        seen = ""
+        with anyio.fail_after(30):
+            while "filesystem:" not in seen:
+                seen += (await proc.stdout.receive()).decode()
+    root = (tmp_path / "elsewhere" / "shared").resolve()
+    assert f"filesystem: shares {root} (read-only" in seen, seen

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -350,8 +351,9 @@ def build_phone_server(seen: list[Any]) -> MCPServer:
     return server
 
 
-async def test_tool_call_during_a_call(registry: Any) -> None:
+async def test_tool_call_during_a_call(registry: Any, caplog: pytest.LogCaptureFixture) -> None:
     seen: list[Any] = []
+    caplog.set_level(logging.INFO, logger="mcp_voice.serve.tools")
     async with ToolRegistry([ServerSpec(name="phone", target=build_phone_server(seen))]) as phone:
         opener = RecordingOpener(SimConfig(speed=0))
         host = HostSettings(dtmf=DtmfAction(text="phone__whoami (key {digit})"))
@@ -369,6 +371,12 @@ async def test_tool_call_during_a_call(registry: Any) -> None:
     ]
     assert outputs == ["caller +15550100"]
     assert json.dumps(seen[0])  # JSON-serialisable, as it went over MCP
+    [line] = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("tool call tool=") or r.getMessage().startswith("tool call session_id=")
+    ]
+    assert f"session_id={seen[0]['session_id']}" in line and "tool=phone__whoami" in line
 
 
 def build_booking_server(log: list[str], started: anyio.Event, release: anyio.Event) -> MCPServer:

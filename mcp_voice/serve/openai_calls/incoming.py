@@ -23,6 +23,7 @@ from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
 from mcp_voice.serve.openai_calls.webhooks import SeenDeliveries, WebhookRejected, verify
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.decision import CallDecision
 from mcp_voice.tools.registry import ToolRegistry
@@ -34,6 +35,8 @@ log = logging.getLogger("mcp_voice.serve.calls")
 
 Decider = Callable[[CallContext], "CallDecision | None"]
 MAX_BODY_BYTES = 1 << 20
+BUSY_HERE = 486
+"""The SIP answer when every session slot is taken."""
 INCOMING = "realtime.call.incoming"
 _SIP_USER = re.compile(r"<?sips?:([^@;>]+)|<?tel:([^;>]+)", re.IGNORECASE)
 
@@ -80,7 +83,9 @@ class IncomingCalls:
         calls: CallsSettings,
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        slots: SessionSlots | None = None,
     ) -> None:
+        self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
         self.registry = registry
         self.settings = settings
         self.calls = calls
@@ -135,11 +140,26 @@ class IncomingCalls:
         return CallDecision.accept()
 
     async def answer(self, context: CallContext) -> None:
-        """Decide, answer OpenAI, and (accepted) run the call's session until it ends."""
+        """Decide, answer OpenAI, and (accepted) run the call's session until it ends.
+
+        A call holds one of the app's session slots; with none free it is rejected as busy (486).
+        """
         try:
-            await self._answer(context)
+            if not self.slots.take():
+                await self._busy(context.call_id or "")
+                return
+            with self.slots.held():
+                await self._answer(context)
         finally:
             self.active.pop(context.call_id or "", None)
+
+    async def _busy(self, call_id: str) -> None:
+        log.warning("call %s rejected (486): %s", call_id, self.slots.refusal())
+        async with CallsAPI(self.calls.api_key or "", self.calls.rest_base, tls=self.tls) as api:
+            try:
+                await api.reject(call_id, BUSY_HERE)
+            except CallsAPIError as exc:
+                log.warning("call %s: %s", call_id, exc)
 
     async def _answer(self, context: CallContext) -> None:
         call_id = context.call_id or ""

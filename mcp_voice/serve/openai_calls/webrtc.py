@@ -24,6 +24,7 @@ from mcp_voice.serve.keys import Credential, authenticate
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
 from mcp_voice.serve.pinned import NOT_PINNED
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -60,7 +61,9 @@ class WebRTCCalls:
         calls: CallsSettings,
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        slots: SessionSlots | None = None,
     ) -> None:
+        self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
         self.registry = registry
         self.settings = settings
         self.calls = calls
@@ -82,6 +85,8 @@ class WebRTCCalls:
             sdp, session = await self._offer(request)
         except _BadOffer as exc:
             return _error(str(exc), 400, "invalid_offer")
+        if self.slots.full:  # the sideband takes its slot; checked here so no call is created
+            return _error(self.slots.refusal(), 503, "session_limit_reached")
         # A client secret's pinned config wins over what the browser sent, as on the relay.
         session = {**session, **{k: v for k, v in credential.session.items() if k not in NOT_PINNED}}
         own_tools = [t for t in session.get("tools") or () if isinstance(t, dict)]
@@ -102,7 +107,7 @@ class WebRTCCalls:
         if created.call_id:
             context = CallContext(transport="webrtc", call_id=created.call_id)
             background = BackgroundTask(
-                run_call_session,
+                self._sideband,
                 self.registry,
                 lambda: open_sideband(created.call_id or "", api_key=api_key, ws_base=self.calls.ws_base),
                 self.settings.host,
@@ -145,6 +150,14 @@ class WebRTCCalls:
         if not isinstance(session, dict):
             raise _BadOffer("the 'session' part must be a JSON object")
         return sdp, session
+
+    async def _sideband(self, *args: Any, **kwargs: Any) -> None:
+        """The call's session, holding one of the app's session slots while it runs."""
+        if not self.slots.take():  # taken by a concurrent offer since `handle` checked
+            log.warning("webrtc: %s: the call runs without our tools", self.slots.refusal())
+            return
+        with self.slots.held():
+            await run_call_session(*args, **kwargs)
 
 
 async def _text(value: str | UploadFile | None) -> str | None:

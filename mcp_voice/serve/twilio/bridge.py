@@ -32,6 +32,8 @@ PCMU = {"type": "audio/pcmu"}
 CONFIGURE_TIMEOUT_S = 5.0
 MAX_CHUNK_CHARS = 4 * (100 * 8 // 3)
 """Base64 characters of ~100 ms of μ-law (798 bytes), a multiple of 4 so any cut is valid base64."""
+MAX_SID_CHARS = 64
+"""Twilio's sids are 34 characters; longer ones are not Twilio's (and would fill log lines)."""
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
@@ -51,9 +53,13 @@ class StreamStart:
         sid = message.get("streamSid") or start.get("streamSid")
         if not isinstance(sid, str) or not sid:
             raise ValueError("the start message names no streamSid")
+        if len(sid) > MAX_SID_CHARS:
+            raise ValueError(f"the start message's streamSid is longer than {MAX_SID_CHARS} characters")
         raw = start.get("customParameters")
         params = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
         call_sid, account_sid = start.get("callSid"), start.get("accountSid")
+        if isinstance(call_sid, str) and len(call_sid) > MAX_SID_CHARS:
+            raise ValueError(f"the start message's callSid is longer than {MAX_SID_CHARS} characters")
         return cls(
             stream_sid=sid,
             call_sid=call_sid if isinstance(call_sid, str) else None,

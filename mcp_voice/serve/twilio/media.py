@@ -23,6 +23,7 @@ from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import new_event_id
 from mcp_voice.protocol.reconnect import ReconnectingUpstream
 from mcp_voice.serve.channel import WebSocketChannel
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio.bridge import StreamStart, TwilioClient, pcmu_session_update
 from mcp_voice.serve.twilio.settings import TwilioSettings
@@ -42,6 +43,7 @@ HANGUP_SLACK_S = 5.0
 """After a hang-up, running calls get their own timeout plus this to finish before they are cancelled."""
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
 
 
 def call_upstream(
@@ -94,7 +96,11 @@ class MediaEndpoint:
         opener: UpstreamOpener,
         check: SignatureCheck,
         observer: SessionObserver | None = None,
+        slots: SessionSlots | None = None,
     ) -> None:
+        self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
+        self.live: set[str] = set()
+        """streamSids and CallSids of the calls in progress: a replayed start is refused."""
         self.registry = registry
         self.settings = settings
         self.twilio = twilio
@@ -123,11 +129,23 @@ class MediaEndpoint:
         if start is None:
             await channel.close(POLICY_VIOLATION, "expected a Twilio start message")
             return
+        ids = {start.stream_sid, *((start.call_sid,) if start.call_sid else ())}
+        if ids & self.live:
+            log.warning("refused a Twilio media stream: stream %s is already live", start.stream_sid)
+            await channel.close(POLICY_VIOLATION, "this stream or call is already live")
+            return
+        if not self.slots.take():
+            log.warning("refused a Twilio media stream: %s", self.slots.refusal())
+            await channel.close(TRY_AGAIN_LATER, "too many sessions")
+            return
         self.calls += 1
+        self.live |= ids
         try:
-            await self._call(channel, start)
+            with self.slots.held():
+                await self._call(channel, start)
         finally:
             self.calls -= 1
+            self.live -= ids
 
     @staticmethod
     async def _wait_for_start(channel: WebSocketChannel) -> StreamStart | None:

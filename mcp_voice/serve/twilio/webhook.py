@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from mcp_voice.serve.deny import shown as shown_value
 from mcp_voice.serve.twilio.settings import TwilioSettings
 from mcp_voice.serve.twilio.signature import SIGNATURE_HEADER, SignatureCheck
 
@@ -22,6 +23,8 @@ log = logging.getLogger("mcp_voice.serve.twilio")
 FORWARDED_PARAMETERS = ("From", "To", "Direction", "CallerName", "FromCountry")
 """Webhook fields handed to the stream (and so to `CallContext`), when Twilio sent them."""
 FORBIDDEN = "invalid or missing X-Twilio-Signature\n"
+MAX_LOGGED_CHARS = 64
+"""Caller-supplied fields are cut to this in log lines (a real CallSid is 34 characters)."""
 
 
 def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
@@ -49,8 +52,8 @@ class VoiceWebhook:
         url = self.settings.voice_url + (f"?{request.url.query}" if request.url.query else "")
         if not self.check.valid(url, form, request.headers):
             shown = "missing" if SIGNATURE_HEADER not in request.headers else "wrong"
-            call = fields.get("CallSid")
+            call = shown_value(fields.get("CallSid") or "", MAX_LOGGED_CHARS)
             log.warning("refused a Twilio voice webhook: %s signature (CallSid %s)", shown, call)
             return PlainTextResponse(FORBIDDEN, status_code=403)
-        log.info("incoming call %s", fields.get("CallSid"))
+        log.info("incoming call %s", shown_value(fields.get("CallSid") or "", MAX_LOGGED_CHARS))
         return Response(twiml_answer(self.settings, fields), media_type="application/xml")

@@ -1,0 +1,30 @@
+"""OpenAI SIP and WebRTC calls hold session slots too: with `max_sessions = 1` and one call up, a
+second SIP call is rejected busy (486) and a WebRTC offer gets 503, with nothing created at OpenAI."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serve.calls_rig import accepted, rig
+from tests.serve.test_openai_webrtc import TOKEN, offer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_second_sip_call_beyond_max_sessions_is_rejected_busy() -> None:
+    async with rig(max_sessions=1) as r:
+        await accepted(r, "rtc_first")
+        response = await r.ring("rtc_second")
+        assert response.status_code == 200  # the delivery is acknowledged; the call is refused
+        reject = await r.fake.wait_request("reject")
+        assert reject.body == {"status_code": 486}
+        assert len(r.fake.requests_for("accept")) == 1
+
+
+async def test_a_webrtc_offer_beyond_max_sessions_gets_503() -> None:
+    async with rig(token=TOKEN, max_sessions=1) as r:
+        await accepted(r, "rtc_first")
+        response = await offer(r)
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "session_limit_reached"
+        assert not r.fake.requests_for("create")
