@@ -162,6 +162,13 @@ class ServeConfig(_Table):
     OpenAI ends sessions after 60 minutes (Azure: 30; set 25 * 60 there)."""
     replay_budget_chars: int = Field(default=60_000, ge=1000)
     """Conversation text moved to a new upstream session; older turns are summarised."""
+    state: str | None = None
+    """Shared state: "memory" (default) or redis://HOST:PORT/DB (rediss:// with TLS); see docs/deploy.md.
+    MCP_VOICE_STATE and --state win over it. Put a password in the environment variable, not here."""
+    drain_s: float = Field(default=60.0, ge=0)
+    """After SIGTERM, live sessions go on this long (new ones are refused), then close with 1001."""
+    lease_s: float = Field(default=10.0, gt=0)
+    """An OpenAI call's ownership lease: another process takes a dead owner's call within it."""
 
 
 class Config(_Table):

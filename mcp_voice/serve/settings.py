@@ -48,3 +48,9 @@ class ServeSettings:
     """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
     max_sessions: int | None = 1000
     """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
+    state: str = field(default="memory", repr=False)
+    """Where state shared across processes lives: "memory" or a redis:// URL (`serve/state/`)."""
+    drain_s: float = 60.0
+    """After SIGTERM, how long live sessions may go on before they are closed with 1001."""
+    lease_s: float = 10.0
+    """How long a call's ownership lease lasts unrenewed: a dead owner's calls move within it."""

@@ -19,6 +19,7 @@ from mcp_voice.protocol.openai_calls import tls_context_once
 from mcp_voice.serve.openai_calls.incoming import IncomingCalls
 from mcp_voice.serve.openai_calls.settings import CallsSettings, calls_settings
 from mcp_voice.serve.openai_calls.webrtc import WebRTCCalls
+from mcp_voice.serve.state import StateStore
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -34,12 +35,15 @@ WEBRTC_PATH = "/v1/realtime/calls"
 
 
 def openai_call_routes(
-    registry: ToolRegistry, settings: ServeSettings, observer: SessionObserver | None = None
+    registry: ToolRegistry,
+    settings: ServeSettings,
+    observer: SessionObserver | None = None,
+    state: StateStore | None = None,
 ) -> list[Route]:
     """The two routes, always present: when a part is off it answers 503 saying why (and serve logs it)."""
     calls = settings.calls
     tls = tls_context_once()
-    incoming = IncomingCalls(registry, settings, calls, observer, tls)
+    incoming = IncomingCalls(registry, settings, calls, observer, tls, state)
     webrtc = WebRTCCalls(registry, settings, calls, observer, tls)
     for path, off in ((WEBHOOK_PATH, calls.webhook_off), (WEBRTC_PATH, calls.webrtc_off)):
         if off is None:

@@ -22,7 +22,9 @@ from starlette.responses import JSONResponse, Response
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
-from mcp_voice.serve.openai_calls.webhooks import SeenDeliveries, WebhookRejected, verify
+from mcp_voice.serve.openai_calls.webhooks import TOLERANCE_S, WebhookRejected, verify
+from mcp_voice.serve.state import StateStore, StateUnavailable
+from mcp_voice.serve.state.memory import MemoryState
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.decision import CallDecision
 from mcp_voice.tools.registry import ToolRegistry
@@ -34,6 +36,8 @@ log = logging.getLogger("mcp_voice.serve.calls")
 
 Decider = Callable[[CallContext], "CallDecision | None"]
 MAX_BODY_BYTES = 1 << 20
+REPLAY_TTL_S = 2 * TOLERANCE_S
+"""Replay keys outlive the signature window: an older delivery fails the timestamp check anyway."""
 INCOMING = "realtime.call.incoming"
 _SIP_USER = re.compile(r"<?sips?:([^@;>]+)|<?tel:([^;>]+)", re.IGNORECASE)
 
@@ -71,7 +75,7 @@ def call_context(data: Mapping[str, Any]) -> CallContext:
 
 
 class IncomingCalls:
-    """The webhook endpoint of one serve app (its replay memory is per app, never global)."""
+    """The webhook endpoint of one serve app; its replay memory is the app's state store."""
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class IncomingCalls:
         calls: CallsSettings,
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        state: StateStore | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
@@ -87,7 +92,7 @@ class IncomingCalls:
         self.observer = observer
         self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
-        self.seen = SeenDeliveries()
+        self.state: StateStore = state if state is not None else MemoryState()
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""
 
@@ -108,17 +113,25 @@ class IncomingCalls:
             kind = event["type"]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "the body is not a webhook event"}, status_code=400)
-        if not self.seen.first_time(webhook_id):
+        data = event.get("data")
+        if kind == INCOMING and (
+            not isinstance(data, dict) or not isinstance(data.get("call_id"), str) or not data["call_id"]
+        ):
+            return JSONResponse({"error": "realtime.call.incoming without data.call_id"}, status_code=400)
+        # A call is answered once, whichever delivery (a retry, a new delivery id, a replay) and
+        # whichever process gets it: the replay key is the call id, set atomically in the store.
+        key = f"openai-call:{data['call_id']}" if kind == INCOMING else f"openai-webhook:{webhook_id}"
+        try:
+            first = await self.state.first_seen(key, REPLAY_TTL_S)
+        except StateUnavailable as exc:  # 503: OpenAI delivers again later, to us or another process
+            log.warning("webhook %s not taken: %s", webhook_id, exc)
+            return JSONResponse({"error": f"cannot take calls now: {exc}"}, status_code=503)
+        if not first or (kind == INCOMING and data["call_id"] in self.active):
             log.info("webhook %s delivered again: ignored", webhook_id)
             return JSONResponse({"status": "duplicate"})
         if kind != INCOMING:
             return JSONResponse({"status": "ignored", "type": kind})
-        data = event.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("call_id"), str) or not data["call_id"]:
-            return JSONResponse({"error": "realtime.call.incoming without data.call_id"}, status_code=400)
         context = call_context(data)
-        if data["call_id"] in self.active:  # the same call offered again under another delivery id
-            return JSONResponse({"status": "duplicate"})
         self.active[data["call_id"]] = context
         return JSONResponse({"status": "ok"}, background=BackgroundTask(self.answer, context))
 

@@ -24,6 +24,7 @@ from mcp_voice.serve.keys import Credential, authenticate
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
 from mcp_voice.serve.pinned import NOT_PINNED
+from mcp_voice.serve.state import StateUnavailable
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -68,7 +69,10 @@ class WebRTCCalls:
         self.tls = tls
 
     async def handle(self, request: Request) -> Response:
-        credential = await credential_for(request)
+        try:
+            credential = await credential_for(request)
+        except StateUnavailable as exc:
+            return _error(f"cannot check the client secret now: {exc}", 503, "unavailable")
         if credential is None:
             return _error(
                 "invalid or missing API key or client secret (send Authorization: Bearer <key>)",

@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from mcp_voice.serve.state import StateStore, StateUnavailable
+from mcp_voice.serve.state.memory import MemoryState
 from mcp_voice.serve.twilio.settings import TwilioSettings
 from mcp_voice.serve.twilio.signature import SIGNATURE_HEADER, SignatureCheck
 
@@ -22,6 +24,9 @@ log = logging.getLogger("mcp_voice.serve.twilio")
 FORWARDED_PARAMETERS = ("From", "To", "Direction", "CallerName", "FromCountry")
 """Webhook fields handed to the stream (and so to `CallContext`), when Twilio sent them."""
 FORBIDDEN = "invalid or missing X-Twilio-Signature\n"
+REPLAYED = "this CallSid was answered already\n"
+CALL_REPLAY_TTL_S = 4 * 3600
+"""Longer than a call lasts (Twilio ends calls after 4 hours)."""
 
 
 def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
@@ -39,9 +44,12 @@ def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
 class VoiceWebhook:
     """The Starlette endpoint for `POST /twilio/voice`."""
 
-    def __init__(self, settings: TwilioSettings, check: SignatureCheck) -> None:
+    def __init__(
+        self, settings: TwilioSettings, check: SignatureCheck, state: StateStore | None = None
+    ) -> None:
         self.settings = settings
         self.check = check
+        self.state: StateStore = state if state is not None else MemoryState()
 
     async def handle(self, request: Request) -> Response:
         form = await request.form()
@@ -52,5 +60,15 @@ class VoiceWebhook:
             call = fields.get("CallSid")
             log.warning("refused a Twilio voice webhook: %s signature (CallSid %s)", shown, call)
             return PlainTextResponse(FORBIDDEN, status_code=403)
-        log.info("incoming call %s", fields.get("CallSid"))
+        call = fields.get("CallSid")
+        if call:  # one answer per call, on whichever process: a replayed request gets none
+            try:
+                first = await self.state.first_seen(f"twilio-call:{call}", CALL_REPLAY_TTL_S)
+            except StateUnavailable as exc:
+                log.warning("Twilio voice webhook for %s not taken: %s", call, exc)
+                return PlainTextResponse(f"cannot take calls now: {exc}\n", status_code=503)
+            if not first:
+                log.warning("refused a Twilio voice webhook: CallSid %s was answered already", call)
+                return PlainTextResponse(REPLAYED, status_code=409)
+        log.info("incoming call %s", call)
         return Response(twiml_answer(self.settings, fields), media_type="application/xml")
