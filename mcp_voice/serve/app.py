@@ -20,7 +20,7 @@ from mcp_voice.serve.client_secrets import SecretStore
 from mcp_voice.serve.drain import Drain, DrainGuard
 from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
-from mcp_voice.serve.openai_calls import openai_call_routes
+from mcp_voice.serve.openai_calls import CallOwnership, openai_call_routes
 from mcp_voice.serve.readiness import readiness_route
 from mcp_voice.serve.realtime import RealtimeEndpoint
 from mcp_voice.serve.secret_routes import secret_routes
@@ -60,6 +60,7 @@ def create_app(
     endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics)
     failed_plugins = sorted(load_errors or {})
     drain = Drain(settings.drain_s)
+    ownership = CallOwnership(state, settings.lease_s)
 
     async def healthz(request: Request) -> JSONResponse:
         degraded = bool(failed_plugins or registry.errors)
@@ -83,7 +84,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             readiness_route(state, drain, lambda: endpoint.sessions, settings.max_sessions),
             *twilio_routes(registry, settings, upstream, metrics.observer(observer), state),
-            *openai_call_routes(registry, settings, metrics.observer(observer), state),
+            *openai_call_routes(registry, settings, metrics.observer(observer), state, ownership),
         ],
         middleware=[Middleware(DrainGuard, drain=drain)],
     )
@@ -93,4 +94,5 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = state
     app.state.drain = drain
+    app.state.ownership = ownership if settings.calls.api_key else None
     return app

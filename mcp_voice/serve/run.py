@@ -349,10 +349,18 @@ async def _serve_on(
                         print(note, file=sys.stderr, flush=True)
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(drain_then_stop, server, app, err)
+                        start_background(tg, app)
                         await server.stopped.wait()
                         tg.cancel_scope.cancel()
         finally:
             await app.state.store.aclose()
+
+
+def start_background(tg: anyio.abc.TaskGroup, app: Any) -> None:
+    """What runs beside the server: the watch that takes over OpenAI calls whose owner died."""
+    ownership = getattr(app.state, "ownership", None)
+    if ownership is not None:
+        tg.start_soon(ownership.watch)
 
 
 DRAIN_POLL_S = 0.1

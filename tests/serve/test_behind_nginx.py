@@ -85,3 +85,25 @@ async def test_sessions_secrets_and_twilio_through_nginx(tmp_path: Path) -> None
             with anyio.fail_after(10):
                 for ws in sockets:
                     await ws.close()
+
+
+def test_the_kubernetes_example_gives_the_drain_its_time() -> None:
+    """terminationGracePeriodSeconds covers preStop + drain_s; readiness is /readyz, liveness /healthz."""
+    import tomllib
+
+    import yaml
+
+    k8s = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+    deployment = next(
+        d for d in yaml.safe_load_all((k8s / "deployment.yaml").read_text()) if d["kind"] == "Deployment"
+    )
+    configmap = yaml.safe_load((k8s / "configmap.yaml").read_text())
+    serve = tomllib.loads(configmap["data"]["mcp-voice.toml"])["serve"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pod["terminationGracePeriodSeconds"] > pre_stop + serve["drain_s"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ingress = yaml.safe_load((k8s / "ingress.yaml").read_text())["metadata"]["annotations"]
+    assert int(ingress["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600

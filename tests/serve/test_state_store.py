@@ -74,6 +74,14 @@ async def test_leases_have_one_holder_and_expire(store: StateStore) -> None:
     assert await store.holder("call:a") is None
 
 
+async def test_records_are_kept_until_dropped(store: StateStore) -> None:
+    await store.put_record("calls", "rtc_1", '{"a": 1}')
+    await store.put_record("calls", "rtc_2", "{}")
+    assert await store.records("calls") == {"rtc_1": '{"a": 1}', "rtc_2": "{}"}
+    await store.drop_record("calls", "rtc_1")
+    assert await store.records("calls") == {"rtc_2": "{}"} and await store.records("other") == {}
+
+
 async def test_a_stopped_redis_raises_state_unavailable_quickly() -> None:
     with redis_server() as server:
         state = open_state(server.url)

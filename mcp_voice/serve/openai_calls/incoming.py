@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
+from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings
-from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
+from mcp_voice.serve.openai_calls.sideband import SidebandOpener, open_sideband, run_call_session
 from mcp_voice.serve.openai_calls.webhooks import TOLERANCE_S, WebhookRejected, verify
 from mcp_voice.serve.state import StateStore, StateUnavailable
 from mcp_voice.serve.state.memory import MemoryState
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mcp_voice.serve.calls")
 
+Event = dict[str, Any]
 Decider = Callable[[CallContext], "CallDecision | None"]
 MAX_BODY_BYTES = 1 << 20
 REPLAY_TTL_S = 2 * TOLERANCE_S
@@ -85,6 +87,7 @@ class IncomingCalls:
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
         state: StateStore | None = None,
+        ownership: CallOwnership | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
@@ -93,6 +96,8 @@ class IncomingCalls:
         self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
         self.state: StateStore = state if state is not None else MemoryState()
+        self.ownership = ownership if ownership is not None else CallOwnership(self.state, settings.lease_s)
+        self.ownership.serve_with(self.run_call, self.opener_for)
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""
 
@@ -174,14 +179,23 @@ class IncomingCalls:
                 log.warning("call %s: %s", call_id, exc)
                 return
         log.info("call %s accepted", call_id)
+        await self.ownership.start(context, extra, self.opener_for(call_id))
+
+    def opener_for(self, call_id: str) -> SidebandOpener:
+        """Fresh sideband connections to the call `call_id` (a reconnect or a takeover opens another)."""
+        api_key, ws_base = self.calls.api_key or "", self.calls.ws_base
+        return lambda: open_sideband(call_id, api_key=api_key, ws_base=ws_base)
+
+    async def run_call(self, context: CallContext, tools: Sequence[Event], opener: SidebandOpener) -> None:
+        """One call's session with this app's tools and settings (new, or taken over)."""
         await run_call_session(
             self.registry,
-            lambda: open_sideband(call_id, api_key=api_key, ws_base=self.calls.ws_base),
+            opener,
             self.settings.host,
             approval=self.calls.approval,
             context=context,
             observer=self.observer,
-            extra_tools=extra,
+            extra_tools=tools,
         )
 
     def session_for(self, decision: CallDecision) -> tuple[dict[str, Any], list[dict[str, Any]]]:

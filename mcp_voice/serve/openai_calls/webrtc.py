@@ -21,8 +21,9 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
 from mcp_voice.serve.keys import Credential, authenticate
+from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings
-from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
+from mcp_voice.serve.openai_calls.sideband import SidebandOpener, open_sideband, run_call_session
 from mcp_voice.serve.pinned import NOT_PINNED
 from mcp_voice.serve.state import StateUnavailable
 from mcp_voice.session.context import CallContext, SessionObserver
@@ -61,8 +62,11 @@ class WebRTCCalls:
         calls: CallsSettings,
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
+        ownership: CallOwnership | None = None,
     ) -> None:
         self.registry = registry
+        self.ownership = ownership
+        """Leases for the call (shared with the webhook's); None: run it unowned."""
         self.settings = settings
         self.calls = calls
         self.observer = observer
@@ -105,16 +109,20 @@ class WebRTCCalls:
         background = None
         if created.call_id:
             context = CallContext(transport="webrtc", call_id=created.call_id)
-            background = BackgroundTask(
-                run_call_session,
-                self.registry,
-                lambda: open_sideband(created.call_id or "", api_key=api_key, ws_base=self.calls.ws_base),
-                self.settings.host,
-                approval=self.calls.approval,
-                context=context,
-                observer=self.observer,
-                extra_tools=own_tools,
-            )
+            opener = self._opener(created.call_id, api_key)
+            if self.ownership is not None:
+                background = BackgroundTask(self.ownership.start, context, own_tools, opener)
+            else:
+                background = BackgroundTask(
+                    run_call_session,
+                    self.registry,
+                    opener,
+                    self.settings.host,
+                    approval=self.calls.approval,
+                    context=context,
+                    observer=self.observer,
+                    extra_tools=own_tools,
+                )
         else:
             log.warning("webrtc: OpenAI's answer has no Location: the call runs without our tools")
         return Response(
@@ -124,6 +132,10 @@ class WebRTCCalls:
             headers=headers,
             background=background,
         )
+
+    def _opener(self, call_id: str, api_key: str) -> SidebandOpener:
+        ws_base = self.calls.ws_base
+        return lambda: open_sideband(call_id, api_key=api_key, ws_base=ws_base)
 
     async def _offer(self, request: Request) -> tuple[str, dict[str, Any]]:
         """The SDP offer and the session config (empty when the browser sent none)."""

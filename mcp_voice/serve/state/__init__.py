@@ -60,6 +60,16 @@ class StateStore(Protocol):
         """Who holds the lease `key` now (None: nobody)."""
         ...
 
+    async def put_record(self, kind: str, key: str, value: str) -> None:
+        """Keep `value` under `kind`/`key` until dropped (a running call's description)."""
+        ...
+
+    async def records(self, kind: str) -> dict[str, str]:
+        """Every record of `kind`, by key."""
+        ...
+
+    async def drop_record(self, kind: str, key: str) -> None: ...
+
     async def ping(self) -> None:
         """Raise `StateUnavailable` when the store cannot be reached."""
         ...

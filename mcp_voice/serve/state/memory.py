@@ -22,6 +22,7 @@ class MemoryState:
         self.secrets = MemorySecretStore()
         self._seen: dict[str, float] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._records: dict[str, dict[str, str]] = {}
 
     async def first_seen(self, key: str, ttl_s: float) -> bool:
         now = self._clock()
@@ -61,6 +62,15 @@ class MemoryState:
             del self._leases[key]
             return None
         return lease[0]
+
+    async def put_record(self, kind: str, key: str, value: str) -> None:
+        self._records.setdefault(kind, {})[key] = value
+
+    async def records(self, kind: str) -> dict[str, str]:
+        return dict(self._records.get(kind, {}))
+
+    async def drop_record(self, kind: str, key: str) -> None:
+        self._records.get(kind, {}).pop(key, None)
 
     async def ping(self) -> None:
         return None

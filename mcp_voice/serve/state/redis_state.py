@@ -75,6 +75,15 @@ class RedisState:
     async def holder(self, key: str) -> str | None:
         return cast("str | None", await self.call("get", PREFIX + "lease:" + key))
 
+    async def put_record(self, kind: str, key: str, value: str) -> None:
+        await self.call("hset", PREFIX + "records:" + kind, key, value)
+
+    async def records(self, kind: str) -> dict[str, str]:
+        return cast("dict[str, str]", await self.call("hgetall", PREFIX + "records:" + kind))
+
+    async def drop_record(self, kind: str, key: str) -> None:
+        await self.call("hdel", PREFIX + "records:" + kind, key)
+
     async def ping(self) -> None:
         await self.call("ping")
 
