@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
 import redis.asyncio as aioredis
 
 from tests.serve.fake_openai import API_KEY, SECRET
@@ -53,3 +55,21 @@ async def inflight(redis_url: str, call_id: str) -> list[str]:
     finally:
         await client.aclose()
     return list(json.loads(raw)["inflight"]) if raw else []
+
+
+async def records(redis_url: str) -> dict[str, str]:
+    """Every call record in the store."""
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    try:
+        return await client.hgetall(RECORDS_KEY)  # type: ignore[no-any-return,misc]
+    finally:
+        await client.aclose()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0, step_s: float = 0.05
+) -> None:
+    """Until `check()` holds (state in another process: there is no event to wait on)."""
+    with anyio.fail_after(timeout_s):
+        while not await check():
+            await anyio.sleep(step_s)

@@ -15,7 +15,7 @@ import anyio
 import pytest
 from conftest import serve_process
 from redis_rig import redis_server
-from takeover_rig import inflight, port_of, serve_args, takeover_config, takeover_env
+from takeover_rig import eventually, inflight, port_of, records, serve_args, takeover_config, takeover_env
 
 from tests.serve.fake_openai import fake_openai
 
@@ -47,9 +47,7 @@ async def test_kill_9_of_the_owner_moves_the_call_and_reports_the_lost_tool_call
             assert await call.output_for(item["call_id"]) == "sunny in Oslo"
 
             held = await call.call_tool("tk__hold")
-            with anyio.fail_after(10):
-                while held["call_id"] not in await inflight(redis.url, "rtc_take"):
-                    await anyio.sleep(0.05)
+            await eventually(lambda: _holds(redis.url, held["call_id"]))
 
             owner.kill()  # SIGKILL: no drain, no release; the lease simply stops being renewed
             killed = time.monotonic()
@@ -73,16 +71,12 @@ async def test_kill_9_of_the_owner_moves_the_call_and_reports_the_lost_tool_call
             assert call.connections == 2
 
             await call.end()  # the caller hangs up: the new owner drops the record and the lease
-            with anyio.fail_after(10):
-                while await inflight(redis.url, "rtc_take") or len(await _records(redis.url)) > 0:
-                    await anyio.sleep(0.05)
+            await eventually(lambda: _no_records(redis.url))
 
 
-async def _records(url: str) -> dict[str, str]:
-    import redis.asyncio as aioredis
+async def _holds(url: str, tool_call: str) -> bool:
+    return tool_call in await inflight(url, "rtc_take")
 
-    client = aioredis.from_url(url, decode_responses=True)
-    try:
-        return await client.hgetall("mcp-voice:records:openai-calls")  # type: ignore[no-any-return,misc]
-    finally:
-        await client.aclose()
+
+async def _no_records(url: str) -> bool:
+    return not await records(url)
