@@ -71,5 +71,5 @@ async def eventually(
 ) -> None:
     """Until `check()` holds (state in another process: there is no event to wait on)."""
     with anyio.fail_after(timeout_s):
-        while not await check():
+        while not await check():  # noqa: ASYNC110
             await anyio.sleep(step_s)
