@@ -378,6 +378,9 @@ async def drain_then_stop(server: _Server, app: Any, err: TextIO = sys.stderr) -
         if server.should_exit:
             return
         await anyio.sleep(DRAIN_POLL_S)
+    ownership = getattr(app.state, "ownership", None)
+    if ownership is not None and app.state.store.url != "memory":  # another process takes the calls
+        await ownership.hand_off()
     print(
         f"mcp-voice: draining: {endpoint.sessions} live sessions may go on for up to "
         f"{drain.drain_s:g} s; new sessions are refused",

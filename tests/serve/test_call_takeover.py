@@ -7,6 +7,7 @@ the phone network and the model on the call's sideband.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -80,3 +81,28 @@ async def _holds(url: str, tool_call: str) -> bool:
 
 async def _no_records(url: str) -> bool:
     return not await records(url)
+
+
+async def test_a_draining_owner_hands_its_calls_over_at_once(tmp_path: Path) -> None:
+    """SIGTERM: the owner releases the lease (keeping the record), the other process attaches now."""
+    config = takeover_config(tmp_path, 30.0)  # a long lease: only the hand-off can be this fast
+    with redis_server() as redis:
+        async with fake_openai() as fake, AsyncExitStack() as stack:
+            env = takeover_env(fake.rest_base)
+            owner, line_a = await stack.enter_async_context(
+                serve_process(*serve_args(redis.url, config), env=env)
+            )
+            await stack.enter_async_context(serve_process(*serve_args(redis.url, config), env=env))
+            assert (await fake.ring(f"http://127.0.0.1:{port_of(line_a)}", "rtc_drain")).json() == {
+                "status": "ok"
+            }
+            call = fake.calls["rtc_drain"]
+            await call.wait_connections(1)
+            owner.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            await call.wait_connections(2)
+            assert time.monotonic() - started < 5
+            item = await call.call_tool("tk__lookup", {"city": "Rome"})
+            assert await call.output_for(item["call_id"]) == "sunny in Rome"
+            with anyio.fail_after(20):
+                assert await owner.wait() == 0

@@ -75,10 +75,16 @@ class CallOwnership:
 
     def __init__(self, state: StateStore, lease_s: float = 10.0, owner: str | None = None) -> None:
         self.state = state
-        self.lease_s = lease_s
+        self.watch_s = min(0.5, lease_s / 10)
+        """How often the records are looked at (one HGETALL per round on Redis)."""
+        self.lease_s = max(0.05, lease_s * 0.85 - self.watch_s)
+        """The lease's time to live in the store: short enough that expiry, one watch round and
+        the reattach fit in the configured `lease_s`."""
         self.owner = owner or owner_id()
         self.taken: list[tuple[str, float]] = []
         """(call_id, time) of each call this process took over (for logs and benches)."""
+        self._running: dict[str, anyio.CancelScope] = {}
+        self.handing_off = False
         self._run_call: RunCall | None = None
         self._opener_for: Callable[[str], SidebandOpener] | None = None
 
@@ -115,25 +121,37 @@ class CallOwnership:
         tracker = InflightCalls(self, context, tools)
         tracker.lost = list(inflight)
         await tracker.save()
+        lost: list[bool] = []
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._renew, call_id, tg.cancel_scope)
+            self._running[call_id] = tg.cancel_scope
+            tg.start_soon(self._renew, call_id, tg.cancel_scope, lost)
             try:
                 await run_call(context, tools, tracker.wrap(opener))
             finally:
                 tg.cancel_scope.cancel()
+                self._running.pop(call_id, None)
         with anyio.CancelScope(shield=True):
             try:
-                await self.state.drop_record(RECORDS, call_id)
+                if not lost and not self.handing_off:  # ended here: nobody is to take it over
+                    await self.state.drop_record(RECORDS, call_id)
                 await self.state.release("call:" + call_id, self.owner)
-            except StateUnavailable as exc:  # the lease lapses by itself; the record is found ended
-                log.warning("call %s ended; its lease was not released: %s", call_id, exc)
+            except StateUnavailable as exc:  # the lease lapses by itself
+                log.warning("call %s: its lease was not released: %s", call_id, exc)
 
-    async def _renew(self, call_id: str, scope: anyio.CancelScope) -> None:
+    async def hand_off(self) -> None:
+        """Draining: leave every call (records kept, leases released) so other processes take them now."""
+        self.handing_off = True
+        for call_id, scope in list(self._running.items()):
+            log.warning("call %s: handed off (this process is draining)", call_id)
+            scope.cancel()
+
+    async def _renew(self, call_id: str, scope: anyio.CancelScope, lost: list[bool]) -> None:
         while True:
             await anyio.sleep(self.lease_s / 3)
             try:
                 if not await self.state.renew("call:" + call_id, self.owner, self.lease_s):
                     log.warning("call %s: its lease went to another process; leaving the call", call_id)
+                    lost.append(True)
                     scope.cancel()
                     return
             except StateUnavailable as exc:  # the session goes on; the lease is renewed when it can be
@@ -146,7 +164,9 @@ class CallOwnership:
             return
         async with anyio.create_task_group() as tg:
             while True:
-                await anyio.sleep(min(1.0, self.lease_s / 4))
+                await anyio.sleep(self.watch_s)
+                if self.handing_off:
+                    continue
                 try:
                     records = await self.state.records(RECORDS)
                     for call_id, raw in records.items():
