@@ -82,7 +82,7 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
-            readiness_route(state, drain, lambda: endpoint.sessions, settings.max_sessions),
+            readiness_route(state, drain, lambda: live_sessions(app), settings.max_sessions),
             *twilio_routes(registry, settings, upstream, metrics.observer(observer), state),
             *openai_call_routes(registry, settings, metrics.observer(observer), state, ownership),
         ],
@@ -94,5 +94,16 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = state
     app.state.drain = drain
+    app.state.live_sessions = lambda: live_sessions(app)
     app.state.ownership = ownership if settings.calls.api_key else None
     return app
+
+
+def live_sessions(app: Starlette) -> int:
+    """Sessions this process holds now: relayed ones and Twilio phone calls (what a drain waits for)."""
+    phone = sum(
+        getattr(route.app, "calls", 0)
+        for route in app.router.routes
+        if isinstance(route, WebSocketRoute) and route.name == "twilio_media"
+    )
+    return int(app.state.endpoint.sessions) + phone

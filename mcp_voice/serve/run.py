@@ -374,6 +374,7 @@ async def drain_then_stop(server: _Server, app: Any, err: TextIO = sys.stderr) -
     """
     drain: Drain = app.state.drain
     endpoint = app.state.endpoint
+    live: Callable[[], int] = app.state.live_sessions
     while not drain.active:
         if server.should_exit:
             return
@@ -382,15 +383,15 @@ async def drain_then_stop(server: _Server, app: Any, err: TextIO = sys.stderr) -
     if ownership is not None and app.state.store.url != "memory":  # another process takes the calls
         await ownership.hand_off()
     print(
-        f"mcp-voice: draining: {endpoint.sessions} live sessions may go on for up to "
+        f"mcp-voice: draining: {live()} live sessions may go on for up to "
         f"{drain.drain_s:g} s; new sessions are refused",
         file=err,
         flush=True,
     )
-    while endpoint.sessions > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
+    while live() > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
         await anyio.sleep(DRAIN_POLL_S)
-    if endpoint.sessions > 0 and not server.should_exit:
-        print(f"mcp-voice: drain_s passed: closing {endpoint.sessions} sessions", file=err, flush=True)
+    if live() > 0 and not server.should_exit:
+        print(f"mcp-voice: drain_s passed: closing {live()} sessions", file=err, flush=True)
         await endpoint.shutdown(DRAIN_EXPIRED)
     server.should_exit = True
 
