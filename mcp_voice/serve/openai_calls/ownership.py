@@ -149,7 +149,9 @@ class CallOwnership:
         while True:
             await anyio.sleep(self.lease_s / 3)
             try:
-                if not await self.state.renew("call:" + call_id, self.owner, self.lease_s):
+                # acquire, not renew: a lease that lapsed while this loop stalled, and that nobody
+                # took, is simply ours again; one another process took means leaving the call
+                if not await self.state.acquire("call:" + call_id, self.owner, self.lease_s):
                     log.warning("call %s: its lease went to another process; leaving the call", call_id)
                     lost.append(True)
                     scope.cancel()
@@ -170,6 +172,8 @@ class CallOwnership:
                 try:
                     records = await self.state.records(RECORDS)
                     for call_id, raw in records.items():
+                        if call_id in self._running:  # ours, even when a stalled loop let it lapse
+                            continue
                         if await self.state.holder("call:" + call_id) is not None:
                             continue
                         if await self.state.acquire("call:" + call_id, self.owner, self.lease_s):
