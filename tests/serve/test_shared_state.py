@@ -116,7 +116,11 @@ async def test_redis_gone_readiness_and_minting_fail_live_sessions_go_on(
     registry: Any, fake_upstream: FakeUpstream
 ) -> None:
     with redis_server() as redis:
-        settings = ServeSettings(upstream=fake_upstream.url, api_keys=(KEY,), state=redis.url)
+        calls = CallsSettings(webhook_key=secret_key(SECRET), api_key=API_KEY)
+        twilio = TwilioSettings(public_url=PUBLIC_URL, auth_token=AUTH_TOKEN)
+        settings = ServeSettings(
+            upstream=fake_upstream.url, api_keys=(KEY,), state=redis.url, calls=calls, twilio=twilio
+        )
         async with app_on(registry, settings) as a:
             status, text = await http("GET", f"http://{a}/readyz")
             assert status == 200 and json.loads(text)["status"] == "ready"
@@ -148,6 +152,17 @@ async def test_redis_gone_readiness_and_minting_fail_live_sessions_go_on(
                             f"ws://{a}/v1/realtime", subprotocols=secret_protocols(offered)
                         )
                     assert refused.value.response.status_code == 503
+
+                # webhooks are not taken (so they are delivered again, here or elsewhere): 503
+                body = incoming_event("rtc_gone", {"From": "<sip:+15550100@example.com>"})
+                async with httpx2.AsyncClient() as client:
+                    answer = await client.post(
+                        f"http://{a}/openai/webhook", content=body, headers=webhook_headers(body)
+                    )
+                assert answer.status_code == 503 and "unreachable" in answer.json()["error"]
+                signed = {"X-Twilio-Signature": twilio_signature(AUTH_TOKEN, VOICE_URL, FORM)}
+                status, _, text = await post(a, FORM, signed)
+                assert status == 503 and "cannot take calls now" in text
 
                 # the live session goes on
                 update = {"type": "session.update", "session": {"instructions": "still here"}}
