@@ -1,5 +1,8 @@
 """Graceful drain: after SIGTERM the process takes nothing new and lets live sessions finish.
 
+`drain_then_stop` runs beside the server (`run.py`): once draining it hands OpenAI calls to other
+processes, waits for the live sessions or `drain_s`, closes what is left with 1001, and stops.
+
 `Drain` is the flag (`run.py` sets it on the first SIGTERM; `/readyz` reads it, so the load
 balancer stops sending). `DrainGuard` is the ASGI middleware that refuses what would start a
 session while it is set: a WebSocket is accepted and closed at once with 1013 "server draining"
@@ -10,8 +13,12 @@ and everything already running go on.
 from __future__ import annotations
 
 import json
+import sys
 import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_voice.protocol.events import error_event
@@ -80,3 +87,39 @@ class DrainGuard:
             }
         )
         await send({"type": "http.response.body", "body": body.encode()})
+
+
+DRAIN_POLL_S = 0.1
+"""How often the drain looks at the signal flag and the session count (uvicorn polls as often)."""
+
+
+async def drain_then_stop(server: Any, app: Any, err: TextIO = sys.stderr) -> None:
+    """Once draining: wait for the live sessions to end, or `drain_s`, then stop the server.
+
+    Sessions still open when `drain_s` passes are closed with 1001 and a reason saying so.
+    """
+    drain: Drain = app.state.drain
+    endpoint = app.state.endpoint
+    live: Callable[[], int] = app.state.live_sessions
+    while not drain.active:
+        if server.should_exit:
+            return
+        await anyio.sleep(DRAIN_POLL_S)
+    ownership = getattr(app.state, "ownership", None)
+    if ownership is not None and app.state.store.url != "memory":  # another process takes the calls
+        await ownership.hand_off()
+    print(
+        f"mcp-voice: draining: {live()} live sessions may go on for up to "
+        f"{drain.drain_s:g} s; new sessions are refused",
+        file=err,
+        flush=True,
+    )
+    while live() > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
+        await anyio.sleep(DRAIN_POLL_S)
+    if live() > 0 and not server.should_exit:
+        print(f"mcp-voice: drain_s passed: closing {live()} sessions", file=err, flush=True)
+        await endpoint.shutdown(DRAIN_EXPIRED)
+    server.should_exit = True
+
+
+DRAIN_EXPIRED = "server draining: drain time passed"

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import create_app
-from mcp_voice.serve.drain import Drain
+from mcp_voice.serve.drain import Drain, drain_then_stop
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.state import STATE_ENV, open_state
@@ -361,42 +361,6 @@ def start_background(tg: anyio.abc.TaskGroup, app: Any) -> None:
     ownership = getattr(app.state, "ownership", None)
     if ownership is not None:
         tg.start_soon(ownership.watch)
-
-
-DRAIN_POLL_S = 0.1
-"""How often the drain looks at the signal flag and the session count (uvicorn polls as often)."""
-
-
-async def drain_then_stop(server: _Server, app: Any, err: TextIO = sys.stderr) -> None:
-    """Once draining: wait for the live sessions to end, or `drain_s`, then stop the server.
-
-    Sessions still open when `drain_s` passes are closed with 1001 and a reason saying so.
-    """
-    drain: Drain = app.state.drain
-    endpoint = app.state.endpoint
-    live: Callable[[], int] = app.state.live_sessions
-    while not drain.active:
-        if server.should_exit:
-            return
-        await anyio.sleep(DRAIN_POLL_S)
-    ownership = getattr(app.state, "ownership", None)
-    if ownership is not None and app.state.store.url != "memory":  # another process takes the calls
-        await ownership.hand_off()
-    print(
-        f"mcp-voice: draining: {live()} live sessions may go on for up to "
-        f"{drain.drain_s:g} s; new sessions are refused",
-        file=err,
-        flush=True,
-    )
-    while live() > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
-        await anyio.sleep(DRAIN_POLL_S)
-    if live() > 0 and not server.should_exit:
-        print(f"mcp-voice: drain_s passed: closing {live()} sessions", file=err, flush=True)
-        await endpoint.shutdown(DRAIN_EXPIRED)
-    server.should_exit = True
-
-
-DRAIN_EXPIRED = "server draining: drain time passed"
 
 
 def loaded_summary(
