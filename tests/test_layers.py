@@ -1,4 +1,4 @@
-"""The house's shape, read from the source: plugins see one public surface, and no modules import each other in a circle.
+"""The house's shape, read from the source: plugins see one public surface; no import circles.
 
 Imports under `TYPE_CHECKING` and inside functions count too: a circle hidden behind them is still
 a circle a reader has to walk.
@@ -47,7 +47,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
-    return {name: {dep for dep in _imports(path) if dep in MODULES and dep != name} for name, path in MODULES.items()}
+    return {name: {d for d in _imports(path) if d in MODULES and d != name} for name, path in _items()}
+
+
+def _items() -> list[tuple[str, Path]]:
+    return sorted(MODULES.items())
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
