@@ -170,6 +170,13 @@ class ServeConfig(_Table):
     (`"*"`: any). A browser request from any other origin gets 403."""
     max_body_bytes: int = Field(default=1 << 20, ge=0)
     """Largest HTTP request body (0: no limit); larger ones get 413 before any signature check."""
+    state: str | None = None
+    """Shared state: "memory" (default) or redis://HOST:PORT/DB (rediss:// with TLS); see docs/deploy.md.
+    MCP_VOICE_STATE and --state win over it. Put a password in the environment variable, not here."""
+    drain_s: float = Field(default=60.0, ge=0)
+    """After SIGTERM, live sessions go on this long (new ones are refused), then close with 1001."""
+    lease_s: float = Field(default=10.0, gt=0)
+    """An OpenAI call's ownership lease: another process takes a dead owner's call within it."""
 
 
 class Config(_Table):

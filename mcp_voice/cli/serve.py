@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -72,6 +73,11 @@ def add_parser(subparsers: Any) -> None:
         "--tls-key", metavar="PATH", help="PEM private key of --tls-cert (default: [serve] tls_key)"
     )
     group.add_argument(
+        "--state",
+        metavar="URL",
+        help="shared state: memory or redis://HOST:PORT/DB (default: MCP_VOICE_STATE, [serve] state, memory)",
+    )
+    group.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from mcp_voice.serve import redact
     from mcp_voice.serve.auth import INSECURE_WARNING, AuthConfigError, is_loopback
     from mcp_voice.serve.run import resolve_options, serve
+    from mcp_voice.serve.state import StateConfigError
     from mcp_voice.serve.targets import TargetError
     from mcp_voice.serve.tls import TlsConfigError
     from mcp_voice.serve.twilio.settings import TwilioConfigError
@@ -105,11 +112,13 @@ def run(args: argparse.Namespace) -> int:
             insecure=args.insecure,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            state=args.state,
         )
-    except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError) as exc:
+    except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError, StateConfigError) as exc:
         raise common.CliError(str(exc)) from None
     redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     redact.add_secrets([options.settings.twilio.auth_token if options.settings.twilio else None])
+    redact.add_secrets([urlsplit(options.settings.state).password])
     if args.insecure and not (options.settings.api_keys or options.settings.token):
         where = "" if is_loopback(options.host) else f" (listening on {options.host})"
         print(INSECURE_WARNING + where, file=sys.stderr, flush=True)

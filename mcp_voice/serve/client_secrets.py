@@ -5,8 +5,9 @@
 it expires, and pins the session config it was minted with (see `pinned.py`).
 
 Secrets live in a `SecretStore`. The default keeps them in this process's memory (they survive
-nothing but the process); the interface is two async calls keyed by a hash of the secret, so a
-shared store (Redis: `SET key value EX ttl` / `GET key`) can implement it for several processes.
+nothing but the process); the interface is three async calls keyed by a hash of the secret, so a
+shared store (`serve/state/redis_state.py`: `SET key value PX ttl` / `GET` / `GETDEL`) implements
+it for several processes.
 The store never sees a secret's value, only its SHA-256, so a dump of it opens nothing.
 """
 
@@ -23,6 +24,7 @@ SECRET_PREFIX = "ek_"
 MIN_TTL_S = 10
 MAX_TTL_S = 7200
 DEFAULT_TTL_S = 600
+PURGE_EVERY_S = 1.0
 
 
 class SecretRequestError(ValueError):
@@ -47,11 +49,17 @@ class ClientSecret:
 
 
 class SecretStore(Protocol):
-    """Where minted secrets are kept. `get` returns None for unknown and for expired secrets."""
+    """Where minted secrets are kept. `get` returns None for unknown and for expired secrets.
+
+    `take` reads and forgets in one step (a one-shot secret); sessions use `get`, as OpenAI's
+    client secrets open sessions until they expire. Shared stores live in `serve/state/`.
+    """
 
     async def put(self, secret: ClientSecret) -> None: ...
 
     async def get(self, digest: str) -> ClientSecret | None: ...
+
+    async def take(self, digest: str) -> ClientSecret | None: ...
 
 
 def digest_of(value: str) -> str:
@@ -65,6 +73,7 @@ class MemorySecretStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._secrets: dict[str, ClientSecret] = {}
+        self._next_purge = 0.0
 
     async def put(self, secret: ClientSecret) -> None:
         self._purge()
@@ -79,11 +88,20 @@ class MemorySecretStore:
             return None
         return secret
 
+    async def take(self, digest: str) -> ClientSecret | None:
+        secret = await self.get(digest)
+        self._secrets.pop(digest, None)
+        return secret
+
     def __len__(self) -> int:
         return len(self._secrets)
 
     def _purge(self) -> None:
+        """Drop expired secrets, at most once a second (a scan per mint made minting quadratic)."""
         now = self._clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_S
         for digest in [d for d, s in self._secrets.items() if s.expired(now)]:
             del self._secrets[digest]
 

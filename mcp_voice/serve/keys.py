@@ -96,12 +96,15 @@ class Authenticator:
 
         Without API keys the endpoint is open, but a client secret still pins its session, and
         an unknown or expired one is refused (its holder expects the session it was minted for).
+        A store that cannot be asked raises `StateUnavailable`: a secret is never taken on trust.
         """
         credential = self.api_key(offered)
         if credential is not None:
             return credential
         if secrets:
             for value in offered:
+                if not value.startswith(SECRET_PREFIX):  # only minted values can be secrets
+                    continue
                 secret = await self.store.get(digest_of(value))
                 if secret is not None:
                     return Credential("client_secret", "ek_" + secret.digest[:8], secret.session)
@@ -125,7 +128,8 @@ async def authenticate(connection: HTTPConnection, *, secrets: bool = True) -> C
     """THE check of every authenticated route: a `Credential`, or None to refuse with 401.
 
     Works for any Starlette `Request`/`WebSocket` of an app built by `create_app` (the
-    authenticator sits on `app.state.authenticator`). `secrets=False`: API keys only.
+    authenticator sits on `app.state.authenticator`). `secrets=False`: API keys only. Raises
+    `StateUnavailable` when a secret was offered and the state store could not be asked.
     """
     authenticator: Authenticator = connection.app.state.authenticator
     return await authenticator.check(offered_credentials(connection), secrets=secrets)

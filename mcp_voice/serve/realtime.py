@@ -27,6 +27,7 @@ from mcp_voice.serve.observe import ServeMetrics
 from mcp_voice.serve.pinned import PinnedClientChannel
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
 from mcp_voice.serve.slots import SessionSlots
+from mcp_voice.serve.state import StateUnavailable
 from mcp_voice.serve.targets import display_name
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
@@ -70,7 +71,12 @@ class RealtimeEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         offered: list[str] = list(scope.get("subprotocols") or [])
-        credential = await authenticate(websocket)
+        try:
+            credential = await authenticate(websocket)
+        except StateUnavailable as exc:
+            log.warning("session refused: %s", exc)
+            await self._deny(websocket, scope, 503, f"cannot check the client secret now: {exc}")
+            return
         if credential is None:
             await self._deny(websocket, scope)
             return
@@ -130,11 +136,11 @@ class RealtimeEndpoint:
         if not channel.client_closed:
             await channel.close(host.close_code, host.close_reason)
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, reason: str = "server shutting down") -> None:
         """Close every session with 1001 (before the server drops the sockets), waiting a little."""
         hosts = list(self.hosts)
         for host in hosts:
-            host.end(GOING_AWAY, "server shutting down")
+            host.end(GOING_AWAY, reason)
         with anyio.move_on_after(SHUTDOWN_WAIT_S):
             for host in hosts:
                 await host.closed.wait()
@@ -157,11 +163,17 @@ class RealtimeEndpoint:
         )
 
     @staticmethod
-    async def _deny(websocket: WebSocket, scope: Scope) -> None:
-        """HTTP 401 before the upgrade when the server supports it, else close with 1008."""
+    async def _deny(
+        websocket: WebSocket,
+        scope: Scope,
+        status: int = 401,
+        body: str = "invalid or missing token (send Authorization: Bearer <token>)",
+    ) -> None:
+        """HTTP 401 (503: the secret could not be checked) before the upgrade, else close 1008/1013."""
         if "websocket.http.response" in scope.get("extensions", {}):
-            body = "invalid or missing token (send Authorization: Bearer <token>)\n"
-            await websocket.send_denial_response(PlainTextResponse(body, status_code=401))
+            await websocket.send_denial_response(PlainTextResponse(body + "\n", status_code=status))
+        elif status == 503:
+            await websocket.close(code=TRY_AGAIN_LATER, reason="state store unavailable")
         else:
             await websocket.close(code=POLICY_VIOLATION, reason="invalid or missing token")
 

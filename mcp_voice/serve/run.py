@@ -2,7 +2,8 @@
 
 The socket is bound here (not by uvicorn) so `--port 0` can report the port it got, and so a
 refused configuration (no token beyond loopback) never opens a port at all. Signals are ours:
-SIGINT/SIGTERM stop accepting, close the sessions, stop the tool servers, exit 0.
+SIGTERM drains (new sessions refused, live ones go on up to `drain_s`, see `drain.py`); SIGINT
+closes the sessions at once; either way the tool servers stop and the exit status is 0.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from starlette.types import ASGIApp
 from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import create_app
+from mcp_voice.serve.drain import Drain, drain_then_stop
 from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
+from mcp_voice.serve.state import STATE_ENV, open_state
 from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
 from mcp_voice.serve.tls import TlsFiles, resolve_tls
 from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
@@ -70,6 +73,7 @@ def resolve_options(
     env: Mapping[str, str] = os.environ,
     public_url: str | None = None,
     insecure: bool = False,
+    state: str | None = None,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -96,6 +100,7 @@ def resolve_options(
         **observe_settings(config),
         api_keys=api_keys,
         **serve_limits(table),
+        state=state_url(table, state, env),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -141,7 +146,16 @@ def serve_limits(table: Any) -> dict[str, Any]:
         "allowed_hosts": tuple(getattr(table, "allowed_hosts", ())),
         "allowed_origins": tuple(getattr(table, "allowed_origins", ())),
         "max_body_bytes": getattr(table, "max_body_bytes", 1 << 20) or None,
+        "drain_s": table.drain_s,
+        "lease_s": table.lease_s,
     }
+
+
+def state_url(table: Any, given: str | None, env: Mapping[str, str]) -> str:
+    """`--state` over `MCP_VOICE_STATE` over `[serve] state` over "memory"; refused early when unusable."""
+    url = given or env.get(STATE_ENV) or getattr(table, "state", None) or "memory"
+    open_state(url)  # raises StateConfigError for a scheme (or a missing client) serve cannot use
+    return str(url)
 
 
 def host_settings(config: Any) -> HostSettings:
@@ -259,14 +273,18 @@ async def running(
 
 
 @contextmanager
-def _stop_on_signals(server: _Server) -> Iterator[None]:
-    """First SIGINT/SIGTERM: graceful shutdown. A second: stop waiting for sessions."""
+def _stop_on_signals(server: _Server, drain: Drain | None = None) -> Iterator[None]:
+    """First SIGTERM: drain (`drain_then_stop`); first SIGINT: close the sessions and stop.
+    Any second signal: stop at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handle(signum: int, frame: object) -> None:
-        server.force_exit = server.should_exit
+        if signum == signal.SIGTERM and drain is not None and not drain.active and not server.should_exit:
+            drain.begin()
+            return
+        server.force_exit = server.should_exit or (drain is not None and drain.active)
         server.should_exit = True
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -323,17 +341,31 @@ async def _serve_on(
     async with registry:
         report_servers(registry, err)
         app = create_app(registry, options.settings, load_errors=load_errors, observer=observer)
-        async with running(app, sock, log_level=log_level, tls=options.tls) as server:
-            with _stop_on_signals(server):
-                line = listening_line(
-                    options.host, port, options.settings.upstream, tls=options.tls is not None
-                )
-                print(line, file=out, flush=True)
-                for summary in loaded_summary(registry, plugins, load_errors):
-                    print(summary, file=out, flush=True)
-                for note in startup_notes(options.settings.twilio):
-                    print(note, file=sys.stderr, flush=True)
-                await server.stopped.wait()
+        try:
+            async with running(app, sock, log_level=log_level, tls=options.tls) as server:
+                with _stop_on_signals(server, app.state.drain):
+                    line = listening_line(
+                        options.host, port, options.settings.upstream, tls=options.tls is not None
+                    )
+                    print(line, file=out, flush=True)
+                    for summary in loaded_summary(registry, plugins, load_errors):
+                        print(summary, file=out, flush=True)
+                    for note in startup_notes(options.settings.twilio):
+                        print(note, file=sys.stderr, flush=True)
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(drain_then_stop, server, app, err)
+                        start_background(tg, app)
+                        await server.stopped.wait()
+                        tg.cancel_scope.cancel()
+        finally:
+            await app.state.store.aclose()
+
+
+def start_background(tg: anyio.abc.TaskGroup, app: Any) -> None:
+    """What runs beside the server: the watch that takes over OpenAI calls whose owner died."""
+    ownership = getattr(app.state, "ownership", None)
+    if ownership is not None:
+        tg.start_soon(ownership.watch)
 
 
 def loaded_summary(

@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from mcp_voice.serve.client_secrets import SecretRequestError, mint, parse_request
 from mcp_voice.serve.keys import Authenticator, authenticate
+from mcp_voice.serve.state import StateUnavailable
 
 log = logging.getLogger("mcp_voice.serve")
 
@@ -51,7 +52,11 @@ def secret_routes(default_model: str) -> list[BaseRoute]:
         except SecretRequestError as exc:
             return api_error(400, str(exc), type="invalid_request_error", param=exc.param)
         authenticator: Authenticator = request.app.state.authenticator
-        answer = await mint(authenticator.store, ttl, session, default_model=default_model)
+        try:
+            answer = await mint(authenticator.store, ttl, session, default_model=default_model)
+        except StateUnavailable as exc:
+            log.warning("client secret not minted: %s", exc)
+            return api_error(503, f"cannot keep a client secret now: {exc}", type="server_error")
         log.info("client secret minted (by %s, ttl %d s)", credential.key_id or credential.kind, ttl)
         return JSONResponse(answer)
 

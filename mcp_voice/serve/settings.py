@@ -55,3 +55,9 @@ class ServeSettings:
     """Origins of web pages allowed to call serve besides its own (`https://app.example.com`; `*`: any)."""
     max_body_bytes: int | None = 1 << 20
     """Largest HTTP request body, enforced while it streams, before any signature check (None: no limit)."""
+    state: str = field(default="memory", repr=False)
+    """Where state shared across processes lives: "memory" or a redis:// URL (`serve/state/`)."""
+    drain_s: float = 60.0
+    """After SIGTERM, how long live sessions may go on before they are closed with 1001."""
+    lease_s: float = 10.0
+    """How long a call's ownership lease lasts unrenewed: a dead owner's calls move within it."""

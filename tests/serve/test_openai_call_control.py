@@ -87,7 +87,9 @@ async def test_hang_up_ends_the_call_and_the_session() -> None:
 async def test_the_plugin_does_nothing_unless_enabled() -> None:
     setup = load_tools(Config(), plugins=["call_control"])
     assert not setup.errors and not setup.specs
-    bad = parse_config({"plugins": {"call_control": {"enabled": True, "transfer_targets": {"x": "http://a"}}}})
+    bad = parse_config(
+        {"plugins": {"call_control": {"enabled": True, "transfer_targets": {"x": "http://a"}}}}
+    )
     errors = load_tools(bad, plugins=["call_control"]).errors
     assert "plugins.call_control.transfer_targets" in errors["call_control"]
 

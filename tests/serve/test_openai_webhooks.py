@@ -14,7 +14,8 @@ from openai import InvalidWebhookSignatureError, OpenAI
 from mcp_voice.config import parse_config
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.openai_calls.incoming import call_context, sip_user
-from mcp_voice.serve.openai_calls.webhooks import SeenDeliveries, WebhookRejected, secret_key, verify
+from mcp_voice.serve.openai_calls.webhooks import WebhookRejected, secret_key, verify
+from mcp_voice.serve.state.memory import MemoryState
 from mcp_voice.session.decision import CallDecision
 from mcp_voice_call_control import CallControlSettings
 from tests.serve.fake_openai import SECRET, incoming_event, webhook_headers
@@ -74,14 +75,16 @@ def test_a_whsec_secret_that_is_not_base64_is_refused() -> None:
         secret_key("whsec_not base64!")
 
 
-def test_seen_deliveries_expire_and_stay_bounded() -> None:
+@pytest.mark.anyio
+async def test_seen_deliveries_expire_and_stay_bounded() -> None:
     now = [0.0]
-    seen = SeenDeliveries(window_s=10, limit=3, clock=lambda: now[0])
-    assert seen.first_time("a") and not seen.first_time("a")
-    assert seen.first_time("b") and seen.first_time("c") and seen.first_time("d")  # "a" pushed out
+    seen = MemoryState(clock=lambda: now[0], limit=3)
+    assert await seen.first_seen("a", 10) and not await seen.first_seen("a", 10)
+    assert await seen.first_seen("b", 10) and await seen.first_seen("c", 10)
+    assert await seen.first_seen("d", 10)  # "a" pushed out
     assert len(seen._seen) <= 3
     now[0] = 100.0
-    assert seen.first_time("d")  # forgotten after the window
+    assert await seen.first_seen("d", 10)  # forgotten after the window
 
 
 def test_call_context_from_webhook_data() -> None:

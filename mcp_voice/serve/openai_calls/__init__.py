@@ -17,16 +17,18 @@ from starlette.routing import Route
 
 from mcp_voice.protocol.openai_calls import tls_context_once
 from mcp_voice.serve.openai_calls.incoming import IncomingCalls
+from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings, calls_settings
 from mcp_voice.serve.openai_calls.webrtc import WebRTCCalls
 from mcp_voice.serve.slots import SessionSlots
+from mcp_voice.serve.state import StateStore
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from mcp_voice.serve.settings import ServeSettings
 
-__all__ = ["CallsSettings", "calls_settings", "openai_call_routes"]
+__all__ = ["CallOwnership", "CallsSettings", "calls_settings", "openai_call_routes"]
 
 log = logging.getLogger("mcp_voice.serve.calls")
 
@@ -39,13 +41,15 @@ def openai_call_routes(
     settings: ServeSettings,
     observer: SessionObserver | None = None,
     slots: SessionSlots | None = None,
+    state: StateStore | None = None,
+    ownership: CallOwnership | None = None,
 ) -> list[Route]:
     """The two routes, always present: when a part is off it answers 503 saying why (and serve logs it)."""
     calls = settings.calls
     tls = tls_context_once()
     slots = slots if slots is not None else SessionSlots(settings.max_sessions)
-    incoming = IncomingCalls(registry, settings, calls, observer, tls, slots)
-    webrtc = WebRTCCalls(registry, settings, calls, observer, tls, slots)
+    incoming = IncomingCalls(registry, settings, calls, observer, tls, slots, state, ownership)
+    webrtc = WebRTCCalls(registry, settings, calls, observer, tls, slots, incoming.ownership)
     for path, off in ((WEBHOOK_PATH, calls.webhook_off), (WEBRTC_PATH, calls.webrtc_off)):
         if off is None:
             log.info("POST %s is on", path)

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
@@ -20,10 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
+from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings
-from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
-from mcp_voice.serve.openai_calls.webhooks import SeenDeliveries, WebhookRejected, verify
+from mcp_voice.serve.openai_calls.sideband import SidebandOpener, open_sideband, run_call_session
+from mcp_voice.serve.openai_calls.webhooks import TOLERANCE_S, WebhookRejected, verify
 from mcp_voice.serve.slots import SessionSlots
+from mcp_voice.serve.state import StateStore, StateUnavailable
+from mcp_voice.serve.state.memory import MemoryState
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.decision import CallDecision
 from mcp_voice.tools.registry import ToolRegistry
@@ -33,10 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mcp_voice.serve.calls")
 
+Event = dict[str, Any]
 Decider = Callable[[CallContext], "CallDecision | None"]
 MAX_BODY_BYTES = 1 << 20
 BUSY_HERE = 486
 """The SIP answer when every session slot is taken."""
+REPLAY_TTL_S = 2 * TOLERANCE_S
+"""Replay keys outlive the signature window: an older delivery fails the timestamp check anyway."""
 INCOMING = "realtime.call.incoming"
 _SIP_USER = re.compile(r"<?sips?:([^@;>]+)|<?tel:([^;>]+)", re.IGNORECASE)
 
@@ -74,7 +80,7 @@ def call_context(data: Mapping[str, Any]) -> CallContext:
 
 
 class IncomingCalls:
-    """The webhook endpoint of one serve app (its replay memory is per app, never global)."""
+    """The webhook endpoint of one serve app; its replay memory is the app's state store."""
 
     def __init__(
         self,
@@ -84,6 +90,8 @@ class IncomingCalls:
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
         slots: SessionSlots | None = None,
+        state: StateStore | None = None,
+        ownership: CallOwnership | None = None,
     ) -> None:
         self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
         self.registry = registry
@@ -92,7 +100,9 @@ class IncomingCalls:
         self.observer = observer
         self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
-        self.seen = SeenDeliveries()
+        self.state: StateStore = state if state is not None else MemoryState()
+        self.ownership = ownership if ownership is not None else CallOwnership(self.state, settings.lease_s)
+        self.ownership.serve_with(self.run_call, self.opener_for)
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""
 
@@ -113,17 +123,25 @@ class IncomingCalls:
             kind = event["type"]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "the body is not a webhook event"}, status_code=400)
-        if not self.seen.first_time(webhook_id):
+        data = event.get("data")
+        if kind == INCOMING and (
+            not isinstance(data, dict) or not isinstance(data.get("call_id"), str) or not data["call_id"]
+        ):
+            return JSONResponse({"error": "realtime.call.incoming without data.call_id"}, status_code=400)
+        # A call is answered once, whichever delivery (a retry, a new delivery id, a replay) and
+        # whichever process gets it: the replay key is the call id, set atomically in the store.
+        key = f"openai-call:{data['call_id']}" if kind == INCOMING else f"openai-webhook:{webhook_id}"
+        try:
+            first = await self.state.first_seen(key, REPLAY_TTL_S)
+        except StateUnavailable as exc:  # 503: OpenAI delivers again later, to us or another process
+            log.warning("webhook %s not taken: %s", webhook_id, exc)
+            return JSONResponse({"error": f"cannot take calls now: {exc}"}, status_code=503)
+        if not first or (kind == INCOMING and data["call_id"] in self.active):
             log.info("webhook %s delivered again: ignored", webhook_id)
             return JSONResponse({"status": "duplicate"})
         if kind != INCOMING:
             return JSONResponse({"status": "ignored", "type": kind})
-        data = event.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("call_id"), str) or not data["call_id"]:
-            return JSONResponse({"error": "realtime.call.incoming without data.call_id"}, status_code=400)
         context = call_context(data)
-        if data["call_id"] in self.active:  # the same call offered again under another delivery id
-            return JSONResponse({"status": "duplicate"})
         self.active[data["call_id"]] = context
         return JSONResponse({"status": "ok"}, background=BackgroundTask(self.answer, context))
 
@@ -181,14 +199,23 @@ class IncomingCalls:
                 log.warning("call %s: %s", call_id, exc)
                 return
         log.info("call %s accepted", call_id)
+        await self.ownership.start(context, extra, self.opener_for(call_id))
+
+    def opener_for(self, call_id: str) -> SidebandOpener:
+        """Fresh sideband connections to the call `call_id` (a reconnect or a takeover opens another)."""
+        api_key, ws_base = self.calls.api_key or "", self.calls.ws_base
+        return lambda: open_sideband(call_id, api_key=api_key, ws_base=ws_base)
+
+    async def run_call(self, context: CallContext, tools: Sequence[Event], opener: SidebandOpener) -> None:
+        """One call's session with this app's tools and settings (new, or taken over)."""
         await run_call_session(
             self.registry,
-            lambda: open_sideband(call_id, api_key=api_key, ws_base=self.calls.ws_base),
+            opener,
             self.settings.host,
             approval=self.calls.approval,
             context=context,
             observer=self.observer,
-            extra_tools=extra,
+            extra_tools=tools,
         )
 
     def session_for(self, decision: CallDecision) -> tuple[dict[str, Any], list[dict[str, Any]]]:

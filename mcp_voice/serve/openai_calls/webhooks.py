@@ -2,8 +2,8 @@
 
 `webhook-signature` holds one or more `v1,<base64 HMAC-SHA256>` values of `"{id}.{timestamp}.{body}"`
 keyed with the base64-decoded part of the `whsec_...` secret; `webhook-timestamp` must be within
-five minutes of now. A delivery id already seen (OpenAI retries, or someone replays a captured
-request) is recognised so the call is not answered twice.
+five minutes of now. Deliveries already seen (OpenAI retries, or someone replays a captured
+request) are recognised by the state store (`serve/state/`), so a call is not answered twice.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 SECRET_ENV = "OPENAI_WEBHOOK_SECRET"
 TOLERANCE_S = 300
@@ -71,33 +70,3 @@ def verify(
     if not any(hmac.compare_digest(expected, part.encode()) for part in offered):
         raise WebhookRejected("webhook-signature does not match")
     return webhook_id
-
-
-class SeenDeliveries:
-    """Delivery ids seen within the tolerance window (older ones fail the timestamp check anyway).
-
-    Bounded, so a flood of validly signed deliveries cannot grow it without limit.
-    """
-
-    def __init__(
-        self,
-        window_s: float = 2 * TOLERANCE_S,
-        limit: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._window_s = window_s
-        self._limit = limit
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, webhook_id: str) -> bool:
-        """True the first time an id is offered; False for a replay."""
-        now = self._clock()
-        while self._seen and (
-            len(self._seen) >= self._limit or next(iter(self._seen.values())) < now - self._window_s
-        ):
-            self._seen.popitem(last=False)
-        if webhook_id in self._seen:
-            return False
-        self._seen[webhook_id] = now
-        return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.background import BackgroundTask
@@ -21,10 +21,12 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
 from mcp_voice.serve.keys import Credential, authenticate
+from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings
-from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
+from mcp_voice.serve.openai_calls.sideband import SidebandOpener, open_sideband, run_call_session
 from mcp_voice.serve.pinned import NOT_PINNED
 from mcp_voice.serve.slots import SessionSlots
+from mcp_voice.serve.state import StateUnavailable
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
 
@@ -62,16 +64,22 @@ class WebRTCCalls:
         observer: SessionObserver | None,
         tls: Callable[[], ssl.SSLContext] | None = None,
         slots: SessionSlots | None = None,
+        ownership: CallOwnership | None = None,
     ) -> None:
         self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
         self.registry = registry
+        self.ownership = ownership
+        """Leases for the call (shared with the webhook's); None: run it unowned."""
         self.settings = settings
         self.calls = calls
         self.observer = observer
         self.tls = tls
 
     async def handle(self, request: Request) -> Response:
-        credential = await credential_for(request)
+        try:
+            credential = await credential_for(request)
+        except StateUnavailable as exc:
+            return _error(f"cannot check the client secret now: {exc}", 503, "unavailable")
         if credential is None:
             return _error(
                 "invalid or missing API key or client secret (send Authorization: Bearer <key>)",
@@ -106,16 +114,21 @@ class WebRTCCalls:
         background = None
         if created.call_id:
             context = CallContext(transport="webrtc", call_id=created.call_id)
-            background = BackgroundTask(
-                self._sideband,
-                self.registry,
-                lambda: open_sideband(created.call_id or "", api_key=api_key, ws_base=self.calls.ws_base),
-                self.settings.host,
-                approval=self.calls.approval,
-                context=context,
-                observer=self.observer,
-                extra_tools=own_tools,
-            )
+            opener = self._opener(created.call_id, api_key)
+            if self.ownership is not None:
+                background = BackgroundTask(self._held, self.ownership.start, context, own_tools, opener)
+            else:
+                background = BackgroundTask(
+                    self._held,
+                    run_call_session,
+                    self.registry,
+                    opener,
+                    self.settings.host,
+                    approval=self.calls.approval,
+                    context=context,
+                    observer=self.observer,
+                    extra_tools=own_tools,
+                )
         else:
             log.warning("webrtc: OpenAI's answer has no Location: the call runs without our tools")
         return Response(
@@ -125,6 +138,10 @@ class WebRTCCalls:
             headers=headers,
             background=background,
         )
+
+    def _opener(self, call_id: str, api_key: str) -> SidebandOpener:
+        ws_base = self.calls.ws_base
+        return lambda: open_sideband(call_id, api_key=api_key, ws_base=ws_base)
 
     async def _offer(self, request: Request) -> tuple[str, dict[str, Any]]:
         """The SDP offer and the session config (empty when the browser sent none)."""
@@ -151,13 +168,13 @@ class WebRTCCalls:
             raise _BadOffer("the 'session' part must be a JSON object")
         return sdp, session
 
-    async def _sideband(self, *args: Any, **kwargs: Any) -> None:
+    async def _held(self, run: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any) -> None:
         """The call's session, holding one of the app's session slots while it runs."""
         if not self.slots.take():  # taken by a concurrent offer since `handle` checked
             log.warning("webrtc: %s: the call runs without our tools", self.slots.refusal())
             return
         with self.slots.held():
-            await run_call_session(*args, **kwargs)
+            await run(*args, **kwargs)
 
 
 async def _text(value: str | UploadFile | None) -> str | None:

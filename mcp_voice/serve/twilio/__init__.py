@@ -18,6 +18,7 @@ from mcp_voice.serve.twilio.settings import MEDIA_PATH, VOICE_PATH, TwilioSettin
 if TYPE_CHECKING:
     from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
     from mcp_voice.serve.slots import SessionSlots
+    from mcp_voice.serve.state import StateStore
     from mcp_voice.session.context import SessionObserver
     from mcp_voice.tools.registry import ToolRegistry
 
@@ -30,6 +31,7 @@ def twilio_routes(
     opener: UpstreamOpener,
     observer: SessionObserver | None = None,
     slots: SessionSlots | None = None,
+    state: StateStore | None = None,
 ) -> list[BaseRoute]:
     """`POST /twilio/voice` and the WebSocket `/twilio/media`, or nothing when calls are off."""
     twilio = getattr(settings, "twilio", None)
@@ -42,7 +44,7 @@ def twilio_routes(
     check = SignatureCheck(twilio.auth_token)
     media = MediaEndpoint(registry, settings, twilio, opener, check, observer, slots)
     return [
-        Route(VOICE_PATH, VoiceWebhook(twilio, check).handle, methods=["POST"]),
+        Route(VOICE_PATH, VoiceWebhook(twilio, check, state).handle, methods=["POST"]),
         WebSocketRoute(MEDIA_PATH, media, name="twilio_media"),
     ]
 

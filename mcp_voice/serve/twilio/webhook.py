@@ -15,6 +15,8 @@ from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from mcp_voice.serve.deny import shown as shown_value
+from mcp_voice.serve.state import StateStore, StateUnavailable
+from mcp_voice.serve.state.memory import MemoryState
 from mcp_voice.serve.twilio.settings import TwilioSettings
 from mcp_voice.serve.twilio.signature import SIGNATURE_HEADER, SignatureCheck
 
@@ -25,6 +27,9 @@ FORWARDED_PARAMETERS = ("From", "To", "Direction", "CallerName", "FromCountry")
 FORBIDDEN = "invalid or missing X-Twilio-Signature\n"
 MAX_LOGGED_CHARS = 64
 """Caller-supplied fields are cut to this in log lines (a real CallSid is 34 characters)."""
+REPLAYED = "this CallSid was answered already\n"
+CALL_REPLAY_TTL_S = 4 * 3600
+"""Longer than a call lasts (Twilio ends calls after 4 hours)."""
 
 
 def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
@@ -42,9 +47,12 @@ def twiml_answer(settings: TwilioSettings, form: dict[str, str]) -> str:
 class VoiceWebhook:
     """The Starlette endpoint for `POST /twilio/voice`."""
 
-    def __init__(self, settings: TwilioSettings, check: SignatureCheck) -> None:
+    def __init__(
+        self, settings: TwilioSettings, check: SignatureCheck, state: StateStore | None = None
+    ) -> None:
         self.settings = settings
         self.check = check
+        self.state: StateStore = state if state is not None else MemoryState()
 
     async def handle(self, request: Request) -> Response:
         form = await request.form()
@@ -52,8 +60,23 @@ class VoiceWebhook:
         url = self.settings.voice_url + (f"?{request.url.query}" if request.url.query else "")
         if not self.check.valid(url, form, request.headers):
             shown = "missing" if SIGNATURE_HEADER not in request.headers else "wrong"
-            call = shown_value(fields.get("CallSid") or "", MAX_LOGGED_CHARS)
-            log.warning("refused a Twilio voice webhook: %s signature (CallSid %s)", shown, call)
+            sid = shown_value(fields.get("CallSid") or "", MAX_LOGGED_CHARS)
+            log.warning("refused a Twilio voice webhook: %s signature (CallSid %s)", shown, sid)
             return PlainTextResponse(FORBIDDEN, status_code=403)
-        log.info("incoming call %s", shown_value(fields.get("CallSid") or "", MAX_LOGGED_CHARS))
+        call = fields.get("CallSid")
+        if call:  # one answer per call, on whichever process: a replayed request gets none
+            try:
+                first = await self.state.first_seen(f"twilio-call:{call}", CALL_REPLAY_TTL_S)
+            except StateUnavailable as exc:
+                log.warning(
+                    "Twilio voice webhook for %s not taken: %s", shown_value(call, MAX_LOGGED_CHARS), exc
+                )
+                return PlainTextResponse(f"cannot take calls now: {exc}\n", status_code=503)
+            if not first:
+                log.warning(
+                    "refused a Twilio voice webhook: CallSid %s was answered already",
+                    shown_value(call, MAX_LOGGED_CHARS),
+                )
+                return PlainTextResponse(REPLAYED, status_code=409)
+        log.info("incoming call %s", shown_value(call or "", MAX_LOGGED_CHARS))
         return Response(twiml_answer(self.settings, fields), media_type="application/xml")
