@@ -162,6 +162,8 @@ class ServeConfig(_Table):
     OpenAI ends sessions after 60 minutes (Azure: 30; set 25 * 60 there)."""
     replay_budget_chars: int = Field(default=60_000, ge=1000)
     """Conversation text moved to a new upstream session; older turns are summarised."""
+    console: bool = True
+    """Serve the web console at `GET /` (false: `/` answers 404)."""
 
 
 class Config(_Table):

@@ -1,7 +1,7 @@
 """The Starlette app: the relay WebSocket at /v1/realtime, /healthz, and the routes beside them.
 
 It only assembles: the relay endpoint (`realtime.py`), phone calls (`twilio/`), OpenAI calls
-(`openai_calls/`), client secrets and metrics, all over one `ServeSettings` (`settings.py`).
+(`openai_calls/`), client secrets, metrics and the web console (`console.py`), all over one `ServeSettings` (`settings.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.console import console_routes
 from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
 from mcp_voice.serve.openai_calls import openai_call_routes
@@ -76,7 +77,7 @@ def create_app(
             *openai_call_routes(registry, settings, metrics.observer(observer)),
         ]
     )
-    app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
+    app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics), *console_routes(settings)]
     app.state.endpoint = endpoint
     app.state.authenticator = authenticator
     app.state.metrics = metrics

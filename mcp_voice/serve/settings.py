@@ -48,3 +48,5 @@ class ServeSettings:
     """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
     max_sessions: int | None = 1000
     """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
+    console: bool = True
+    """Serve the web console at `GET /` (`serve/console.py`); False: no console routes."""

@@ -1,0 +1,512 @@
+// The console: wires the connection, the audio and the views together, event by event.
+import { Microphone, Player, RATE, fromBase64, microphones, toBase64 } from "./audio.js";
+import { Connection } from "./connection.js";
+import { EventLog, ToolCard, Transcript, el, questionBox, showFigures } from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+const stats = {
+  loadToConnectedMs: null,
+  reconnects: 0,
+  responses: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  toolCalls: 0,
+  toolMs: [],
+  framesSent: 0,
+  micToSendMs: [],
+  frameTimes: new Map(), // event_id -> capture time (unix ms), the last few seconds
+  truncations: [],
+  playedSamples: 0,
+  errors: [],
+};
+let apiKey = null; // memory only: never stored, never sent anywhere but the mint request
+let info = null;
+let conn = null;
+let mic = null;
+let pttHeld = false;
+let frameSeq = 0;
+const cards = new Map();
+const truncated = new Set();
+const questions = new Map();
+let asked = 0; // responses this page (or the user's turn) asked for and that have not started
+const background = []; // long-running cards waiting for their spoken result
+let readback = null; // {id, card, text} of a response that speaks a background result
+
+const transcript = new Transcript($("transcript"), $("announcer"));
+const log = new EventLog($("log"), $("log-filter"), $("log-audio"));
+const player = new Player((itemId, samples) => {
+  stats.playedSamples = player.totalPlayed;
+});
+window.mcpConsole = { stats, player, cards, get conn() { return conn; } };
+
+function status(state, text) {
+  const node = $("status");
+  node.dataset.state = state;
+  node.textContent = text;
+  document.body.dataset.state = state;
+  $("connect").disabled = state === "connected" || state === "connecting";
+  $("disconnect").disabled = !(state === "connected" || state === "reconnecting");
+}
+
+function turnDetection() {
+  return $("turn").value;
+}
+
+function updatePtt() {
+  $("ptt").disabled = !(mic && turnDetection() === "none");
+}
+
+// -- connecting -------------------------------------------------------------------------------
+
+async function start() {
+  status("connecting", "Asking the server…");
+  try {
+    const response = await fetch("/console/info.json", { cache: "no-store" });
+    info = await response.json();
+  } catch (err) {
+    status("error", `Cannot reach the server: ${err}`);
+    return;
+  }
+  $("transport").querySelector('[value="webrtc"]').disabled = !info.webrtc;
+  document.body.dataset.upstream = info.upstream;
+  if (info.auth && !apiKey) {
+    $("key-form").hidden = false;
+    status("idle", "An API key is needed");
+    $("api-key").focus();
+    return;
+  }
+  connect();
+}
+
+function connect() {
+  conn?.close();
+  conn = new Connection({
+    info,
+    key: () => apiKey,
+    onEvent: (event, dir) => {
+      log.add(event, dir);
+      if (dir === "in") handle(event);
+    },
+    onStatus: (state, text) => {
+      status(state, text);
+      stats.reconnects = conn ? conn.reconnects : 0;
+    },
+    onOpen: () => {
+      if (stats.loadToConnectedMs === null) stats.loadToConnectedMs = Math.round(performance.now());
+      player.init().catch((err) => stats.errors.push(String(err)));
+    },
+  });
+  if ($("transport").value === "webrtc") {
+    conn.connectWebRTC(mic?.track || null, (stream) => {
+      let audio = document.querySelector("audio#remote");
+      if (!audio) {
+        audio = el("audio", { id: "remote", autoplay: true });
+        document.body.append(audio);
+      }
+      audio.srcObject = stream;
+    });
+  } else conn.connect();
+}
+
+$("key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  apiKey = $("api-key").value.trim() || null;
+  $("api-key").value = "";
+  if (!apiKey) return;
+  $("key-form").hidden = true;
+  connect();
+});
+$("connect").addEventListener("click", () => (info ? (info.auth && !apiKey ? start() : connect()) : start()));
+$("disconnect").addEventListener("click", () => conn?.close());
+
+// -- what the server says ---------------------------------------------------------------------
+
+function send(event) {
+  return conn ? conn.send(event) : false;
+}
+
+function handle(event) {
+  const type = event.type || "";
+  switch (type) {
+    case "session.created":
+      showSession(event.session);
+      send({
+        type: "session.update",
+        session: { type: "realtime", audio: { input: { transcription: { model: "gpt-4o-mini-transcribe" } } } },
+      });
+      return;
+    case "session.updated":
+      return showSession(event.session);
+    case "error":
+      stats.errors.push(event.error?.message || "error");
+      $("status").textContent = `Error: ${event.error?.message || "unknown"}`;
+      return;
+    case "input_audio_buffer.speech_started":
+      return bargeIn();
+    case "input_audio_buffer.committed":
+      asked += 1; // server VAD answers the turn unless told not to
+      return;
+    case "conversation.item.input_audio_transcription.delta":
+      return transcript.append(event.item_id, "You", event.delta || "");
+    case "conversation.item.input_audio_transcription.completed":
+      return transcript.done(event.item_id, "You", event.transcript || "");
+    case "response.created":
+      return responseCreated(event.response || {});
+    case "response.output_audio.delta":
+      if (!truncated.has(event.item_id) && event.delta) player.push(event.item_id, fromBase64(event.delta));
+      return;
+    case "response.output_audio.done":
+      return player.end(event.item_id);
+    case "response.output_audio_transcript.delta":
+    case "response.output_text.delta":
+      if (readback && readback.id === event.response_id) readback.text += event.delta || "";
+      return transcript.append(event.item_id, "Assistant", event.delta || "");
+    case "response.output_audio_transcript.done":
+      return transcript.done(event.item_id, "Assistant", event.transcript);
+    case "response.output_text.done":
+      return transcript.done(event.item_id, "Assistant", event.text);
+    case "response.output_item.added":
+    case "response.output_item.done":
+    case "conversation.item.added":
+    case "conversation.item.done":
+    case "conversation.item.retrieved":
+      return item(event.item || {});
+    case "response.mcp_call_arguments.delta": {
+      const card = cards.get(event.item_id);
+      if (card) card.args.textContent += event.delta || "";
+      return;
+    }
+    case "response.mcp_call_arguments.done":
+      return cards.get(event.item_id)?.arguments(event.arguments);
+    case "response.mcp_call.in_progress":
+      return cards.get(event.item_id)?.set("running");
+    case "response.mcp_call.failed":
+      return cards.get(event.item_id)?.set("failed");
+    case "response.done":
+      return responseDone(event.response || {});
+    default:
+      if (type.startsWith("mcp_voice.")) return custom(event);
+  }
+}
+
+function showSession(session) {
+  if (!session) return;
+  if (typeof session.instructions === "string") $("instructions").value = session.instructions;
+  const voice = session.audio?.output?.voice;
+  if (voice) $("voice").value = voice;
+  const td = session.audio?.input?.turn_detection;
+  if (td !== undefined) $("turn").value = td ? td.type : "none";
+  updatePtt();
+}
+
+function responseCreated(response) {
+  stats.responses += 1;
+  if (asked > 0) asked -= 1;
+  else if (background.length) {
+    // a response nobody here asked for: the host speaking a long-running result (or its start)
+    const card = background[0];
+    if (card.placeholderSpoken) {
+      background.shift();
+      readback = { id: response.id, card, text: "" };
+    } else card.placeholderSpoken = true;
+  }
+}
+
+function responseDone(response) {
+  const usage = response.usage || {};
+  stats.inputTokens += usage.input_tokens || 0;
+  stats.outputTokens += usage.output_tokens || 0;
+  for (const out of response.output || []) if (out.type === "mcp_call") item(out);
+  if (readback && readback.id === response.id) {
+    readback.card.output(readback.text, "Result (spoken)");
+    readback.card.set("completed");
+    finishCall(readback.card);
+    readback = null;
+  }
+}
+
+function finishCall(card) {
+  if (card.counted || card.ms === undefined) return;
+  card.counted = true;
+  stats.toolMs.push(card.ms);
+}
+
+function item(it) {
+  if (it.type === "mcp_call") return mcpCall(it);
+  if (it.type === "mcp_approval_request") return approvalRequest(it);
+  if (it.type === "mcp_approval_response") {
+    const box = questions.get(it.approval_request_id);
+    if (box) box.dataset.confirmed = it.approve ? "approved" : "denied";
+  }
+}
+
+function mcpCall(it) {
+  let card = cards.get(it.id);
+  if (!card) {
+    card = new ToolCard($("tools"), it.id, it.name || "?", it.server_label);
+    cards.set(it.id, card);
+    stats.toolCalls += 1;
+  }
+  if (it.arguments) card.arguments(it.arguments);
+  if (it.approval_request_id && card.status === "pending") card.set("approval");
+  if (it.error) {
+    const text = typeof it.error === "string" ? it.error : JSON.stringify(it.error);
+    card.output(it.error, "Error");
+    card.set(/cancel/i.test(text) ? "cancelled" : /declin|denied/i.test(text) ? "denied" : "failed");
+    finishCall(card);
+  } else if (it.output !== null && it.output !== undefined && card.status !== "completed") {
+    let value = it.output;
+    try {
+      value = JSON.parse(it.output);
+    } catch {
+      /* plain text */
+    }
+    if (value && typeof value === "object" && value.status === "running") {
+      if (card.status !== "background") {
+        card.output(it.output, "Started");
+        card.set("background", value.job_id ? `job ${value.job_id}` : "");
+        background.push(card);
+      }
+    } else if (value && typeof value === "object" && (value.status === "declined" || value.status === "cancelled")) {
+      card.output(it.output);
+      card.set(value.status === "declined" ? "denied" : "cancelled");
+      finishCall(card);
+    } else {
+      card.output(it.output);
+      card.set("completed");
+      finishCall(card);
+    }
+  }
+}
+
+function approvalRequest(it) {
+  if (questions.has(it.id)) return;
+  const box = questionBox($("questions"), {
+    title: `Allow ${it.name}${it.server_label ? ` (${it.server_label})` : ""}?`,
+    text: `Arguments: ${it.arguments || "{}"}`,
+    actions: [
+      { label: "Approve", value: "approve", submit: true },
+      { label: "Deny", value: "deny" },
+    ],
+    onAnswer: (action) =>
+      send({
+        type: "conversation.item.create",
+        item: { type: "mcp_approval_response", approval_request_id: it.id, approve: action === "approve" },
+      }),
+  });
+  box.dataset.request = it.id;
+  questions.set(it.id, box);
+}
+
+/** An mcp-voice event this page has no special case for: questions and call updates, by shape. */
+function custom(event) {
+  const carried = [event, ...Object.values(event).filter((v) => v && typeof v === "object" && !Array.isArray(v))];
+  const find = (...keys) => {
+    for (const obj of carried) for (const k of keys) if (obj[k] !== undefined) return obj[k];
+    return undefined;
+  };
+  const schema = find("requested_schema", "requestedSchema", "schema");
+  const url = find("url");
+  const itemId = find("item_id");
+  const card = itemId ? cards.get(itemId) : [...cards.values()].find((c) => c.callId && c.callId === find("call_id"));
+  if (schema || url) {
+    const id = find("elicitation_id", "id", "request_id") || event.event_id;
+    if (questions.has(id)) return;
+    const replyType = find("reply_type", "response_type") || event.type.replace(/\.[a-z_]+$/, ".response");
+    const box = questionBox($("questions"), {
+      title: find("title", "tool", "name") ? `Question from ${find("title", "tool", "name")}` : "A tool asks",
+      text: find("message", "text"),
+      schema,
+      url,
+      actions: url
+        ? [{ label: "Done", value: "accept", submit: true }, { label: "Decline", value: "decline" }]
+        : [{ label: "Submit", value: "accept", submit: true }, { label: "Decline", value: "decline" }, { label: "Cancel", value: "cancel" }],
+      onAnswer: (action, content) => {
+        const reply = { type: replyType, elicitation_id: id, action };
+        if (action === "accept" && !url) reply.content = content;
+        send(reply);
+      },
+    });
+    questions.set(id, box);
+    return;
+  }
+  if (card) {
+    const state = find("status", "state");
+    const progress = find("progress");
+    const total = find("total");
+    if (progress !== undefined) card.set(card.status === "pending" ? "running" : card.status, total ? `${progress}/${total}` : `${progress}`);
+    if (typeof state === "string") card.set(state === "working" ? "running" : state, card.progress.textContent);
+    const result = find("output", "result");
+    if (result !== undefined) {
+      card.output(result);
+      finishCall(card);
+    }
+  }
+}
+
+// -- talking ----------------------------------------------------------------------------------
+
+async function bargeIn() {
+  const itemId = player.sounding;
+  if (!itemId) return;
+  truncated.add(itemId);
+  await player.clear();
+  const samples = player.played.get(itemId) || 0;
+  const audioEndMs = Math.floor((samples * 1000) / RATE);
+  send({ type: "conversation.item.truncate", item_id: itemId, content_index: 0, audio_end_ms: audioEndMs });
+  stats.truncations.push({ itemId, audioEndMs, samples });
+}
+
+function onFrame(pcm, captured) {
+  if (!conn || !conn.open) return;
+  if (turnDetection() === "none" && !pttHeld) return;
+  const eventId = `mic_${++frameSeq}`;
+  if (send({ type: "input_audio_buffer.append", event_id: eventId, audio: toBase64(pcm) })) {
+    const now = performance.timeOrigin + performance.now();
+    stats.framesSent += 1;
+    stats.micToSendMs.push(now - captured);
+    if (stats.micToSendMs.length > 3000) stats.micToSendMs.shift();
+    stats.frameTimes.set(eventId, captured);
+    if (stats.frameTimes.size > 3000) stats.frameTimes.delete(stats.frameTimes.keys().next().value);
+  }
+}
+
+async function listDevices() {
+  const select = $("mic-device");
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: "Default" }));
+  for (const d of await microphones()) {
+    if (d.deviceId && d.deviceId !== "default") select.append(el("option", { value: d.deviceId, text: d.label || "Microphone" }));
+  }
+  select.value = chosen;
+}
+
+async function startMic() {
+  mic = new Microphone(onFrame, (level) => {
+    $("level").value = Math.min(1, level * 4);
+  });
+  try {
+    const rate = await mic.start($("mic-device").value);
+    stats.micRate = rate;
+  } catch (err) {
+    mic = null;
+    status("error", `Microphone: ${err.message || err}`);
+    return;
+  }
+  await player.init();
+  $("mic").textContent = "Stop microphone";
+  $("mic").setAttribute("aria-pressed", "true");
+  $("mute").disabled = false;
+  updatePtt();
+  listDevices();
+}
+
+async function stopMic() {
+  await mic?.stop();
+  mic = null;
+  $("mic").textContent = "Start microphone";
+  $("mic").setAttribute("aria-pressed", "false");
+  $("mute").disabled = true;
+  $("level").value = 0;
+  updatePtt();
+}
+
+$("mic").addEventListener("click", () => (mic ? stopMic() : startMic()));
+$("mic-device").addEventListener("change", async () => {
+  if (mic) {
+    await stopMic();
+    await startMic();
+  }
+});
+$("mute").addEventListener("click", () => {
+  if (!mic) return;
+  mic.muted = !mic.muted;
+  $("mute").setAttribute("aria-pressed", String(mic.muted));
+  $("mute").textContent = mic.muted ? "Unmute" : "Mute";
+});
+
+function pttDown() {
+  if (pttHeld || $("ptt").disabled) return;
+  pttHeld = true;
+  $("ptt").setAttribute("aria-pressed", "true");
+  bargeIn();
+  send({ type: "response.cancel" });
+  send({ type: "input_audio_buffer.clear" });
+}
+
+function pttUp() {
+  if (!pttHeld) return;
+  pttHeld = false;
+  $("ptt").setAttribute("aria-pressed", "false");
+  send({ type: "input_audio_buffer.commit" });
+  asked += 1;
+  send({ type: "response.create" });
+}
+
+const ptt = $("ptt");
+ptt.addEventListener("pointerdown", pttDown);
+ptt.addEventListener("pointerup", pttUp);
+ptt.addEventListener("pointerleave", pttUp);
+ptt.addEventListener("keydown", (e) => {
+  if (e.key === " " || e.key === "Enter") {
+    e.preventDefault();
+    pttDown();
+  }
+});
+ptt.addEventListener("keyup", (e) => {
+  if (e.key === " " || e.key === "Enter") pttUp();
+});
+
+$("text-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("text").value.trim();
+  if (!text || !conn?.open) return;
+  const id = `item_console_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  player.init();
+  bargeIn();
+  send({ type: "conversation.item.create", item: { id, type: "message", role: "user", content: [{ type: "input_text", text }] } });
+  asked += 1;
+  send({ type: "response.create" });
+  transcript.done(id, "You", text);
+  $("text").value = "";
+});
+
+$("settings-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const kind = turnDetection();
+  send({
+    type: "session.update",
+    session: {
+      type: "realtime",
+      instructions: $("instructions").value,
+      audio: { input: { turn_detection: kind === "none" ? null : { type: kind } }, output: { voice: $("voice").value } },
+    },
+  });
+  updatePtt();
+});
+$("turn").addEventListener("change", updatePtt);
+$("log-clear").addEventListener("click", () => log.clear());
+
+// -- figures ----------------------------------------------------------------------------------
+
+const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+function figures() {
+  const toolAvg = mean(stats.toolMs);
+  const mic = mean(stats.micToSendMs.slice(-250));
+  showFigures($("figures"), {
+    "Load to connected": stats.loadToConnectedMs === null ? "—" : `${stats.loadToConnectedMs} ms`,
+    Reconnects: stats.reconnects,
+    Responses: stats.responses,
+    "Tokens in / out": `${stats.inputTokens} / ${stats.outputTokens}`,
+    "Tool calls": stats.toolCalls,
+    "Tool latency (last / mean)": stats.toolMs.length ? `${stats.toolMs.at(-1)} / ${Math.round(toolAvg)} ms` : "—",
+    "Audio played": `${(stats.playedSamples / RATE).toFixed(1)} s`,
+    "Mic frames sent": stats.framesSent,
+    "Mic frame to send": mic === null ? "—" : `${mic.toFixed(1)} ms`,
+    "Client secrets minted": conn ? conn.mints : 0,
+    "Events not logged (audio)": log.skipped,
+  });
+}
+setInterval(figures, 1000);
+figures();
+start();
