@@ -1,7 +1,8 @@
 """The Starlette app: the relay WebSocket at /v1/realtime, /healthz, and the routes beside them.
 
 It only assembles: the relay endpoint (`realtime.py`), phone calls (`twilio/`), OpenAI calls
-(`openai_calls/`), client secrets, metrics and the web console (`console.py`), all over one `ServeSettings` (`settings.py`).
+(`openai_calls/`), client secrets, metrics and the web console (`console.py`), all over one
+`ServeSettings` (`settings.py`).
 """
 
 from __future__ import annotations

@@ -9,19 +9,20 @@ burst arrives while the reply plays: a barge-in.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import pytest
 from mcp.server import MCPServer
-from mcp.types import ImageContent, TextContent
 
 from mcp_voice.serve.app import create_app
 from mcp_voice.serve.run import bind_socket, running
@@ -60,8 +61,6 @@ async def lookup(city: str) -> str:
 @tools.tool()
 async def slow_report(topic: str) -> str:
     """A report that takes a while to prepare."""
-    import anyio
-
     await anyio.sleep(1.5)  # long enough for the page to show it running
     return f"report on {topic}: all systems nominal"
 
@@ -73,9 +72,12 @@ async def delete_note(name: str) -> str:
 
 
 @tools.tool()
-async def chart(title: str) -> list[TextContent | ImageContent]:
-    """A chart as an image."""
-    return [TextContent(type="text", text=f"chart {title}"), ImageContent(type="image", data=PNG_1PX, mimeType="image/png")]
+async def chart(title: str) -> str:
+    """A chart, as JSON text holding MCP image content (the host hands the model `ImageContent`
+    as a hidden image message, so a client sees images only when the output text carries them)."""
+    return json.dumps(
+        {"title": title, "content": [{"type": "image", "data": PNG_1PX, "mimeType": "image/png"}]}
+    )
 
 
 def console_specs(**policy: Any) -> list[ServerSpec]:
@@ -194,6 +196,22 @@ async def browser(
             yield page
         finally:
             await chromium.close()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = WAIT_MS / 1000) -> Any:
+    """Poll `check` until it returns something truthy (Playwright's events and serve's log files
+    have nothing to wait on)."""
+    with anyio.fail_after(timeout_s):
+        for _ in itertools.count():
+            if value := await check():
+                return value
+            await anyio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+async def until(page: Any, expression: str, timeout_s: float = WAIT_MS / 1000) -> Any:
+    """Poll a JS expression until truthy (`wait_for_function` evaluates strings, which the CSP forbids)."""
+    return await eventually(lambda: page.evaluate(expression), timeout_s)
 
 
 async def connected(page: Any) -> None:

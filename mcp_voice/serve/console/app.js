@@ -26,6 +26,9 @@ let mic = null;
 let pttHeld = false;
 let frameSeq = 0;
 const cards = new Map();
+// A response.create with parameters is always this page's own: a plain one sent while the host
+// reads a tool result back would join that read-back instead of answering the new message.
+const OWN_RESPONSE = { type: "response.create", response: { metadata: { client: "mcp-voice-console" } } };
 const truncated = new Set();
 const questions = new Map();
 let asked = 0; // responses this page (or the user's turn) asked for and that have not started
@@ -440,7 +443,7 @@ function pttUp() {
   $("ptt").setAttribute("aria-pressed", "false");
   send({ type: "input_audio_buffer.commit" });
   asked += 1;
-  send({ type: "response.create" });
+  send(structuredClone(OWN_RESPONSE));
 }
 
 const ptt = $("ptt");
@@ -466,7 +469,7 @@ $("text-form").addEventListener("submit", (e) => {
   bargeIn();
   send({ type: "conversation.item.create", item: { id, type: "message", role: "user", content: [{ type: "input_text", text }] } });
   asked += 1;
-  send({ type: "response.create" });
+  send(structuredClone(OWN_RESPONSE));
   transcript.done(id, "You", text);
   $("text").value = "";
 });
