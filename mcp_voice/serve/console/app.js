@@ -96,6 +96,7 @@ function connect() {
     },
     onOpen: () => {
       if (stats.loadToConnectedMs === null) stats.loadToConnectedMs = Math.round(performance.now());
+      figures();
       player.init().catch((err) => stats.errors.push(String(err)));
     },
   });
@@ -186,7 +187,8 @@ function handle(event) {
     case "response.mcp_call.failed":
       return cards.get(event.item_id)?.set("failed");
     case "response.done":
-      return responseDone(event.response || {});
+      responseDone(event.response || {});
+      return figures();
     default:
       if (type.startsWith("mcp_voice.")) return custom(event);
   }
