@@ -387,8 +387,16 @@ async function listDevices() {
 }
 
 async function startMic() {
+  // the meter shows the loudest frame of each 100 ms: 10 repaints a second, not 50
+  let loudest = 0;
+  let last = 0;
   mic = new Microphone(onFrame, (level) => {
-    $("level").value = Math.min(1, level * 4);
+    loudest = Math.max(loudest, level);
+    const now = performance.now();
+    if (now - last < 100) return;
+    last = now;
+    $("level").value = Math.min(1, loudest * 4);
+    loudest = 0;
   });
   try {
     const rate = await mic.start($("mic-device").value);

@@ -53,11 +53,25 @@ export function imagesIn(value, found = []) {
   return found;
 }
 
+/** Run `fn` once in the next frame however often it is asked for (layout once, not per event). */
+export function coalesced(fn) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      fn();
+    });
+  };
+}
+
 export class Transcript {
   constructor(list, announcer) {
     this.list = list;
     this.announcer = announcer;
     this.lines = new Map();
+    this.scroll = coalesced(() => (this.list.scrollTop = this.list.scrollHeight));
   }
 
   line(key, who, text = "") {
@@ -69,14 +83,14 @@ export class Transcript {
       entry = { node, body };
       this.lines.set(key, entry);
     } else if (text) entry.body.textContent = text;
-    this.list.scrollTop = this.list.scrollHeight;
+    this.scroll();
     return entry;
   }
 
   append(key, who, delta) {
     const entry = this.line(key, who);
     entry.body.textContent += delta;
-    this.list.scrollTop = this.list.scrollHeight;
+    this.scroll();
   }
 
   /** A line is complete: say it once in the live region. */
@@ -223,7 +237,17 @@ export class EventLog {
     this.audio = audio;
     this.max = 400;
     this.skipped = 0;
+    this.pending = [];
+    this.flush = coalesced(() => this.insert());
     filter.addEventListener("input", () => this.refilter());
+  }
+
+  insert() {
+    const fragment = document.createDocumentFragment();
+    for (let i = this.pending.length - 1; i >= 0; i--) fragment.append(this.pending[i]);
+    this.pending = [];
+    this.list.prepend(fragment);
+    while (this.list.childElementCount > this.max) this.list.lastElementChild.remove();
   }
 
   static isAudio(type) {
@@ -248,8 +272,9 @@ export class EventLog {
     });
     const node = el("li", { "data-type": type, "data-dir": dir }, details);
     node.hidden = !this.matches(type);
-    this.list.prepend(node);
-    while (this.list.childElementCount > this.max) this.list.lastElementChild.remove();
+    this.pending.push(node);
+    if (this.pending.length > this.max) this.pending.shift();
+    this.flush();
   }
 
   matches(type) {
@@ -262,6 +287,7 @@ export class EventLog {
   }
 
   clear() {
+    this.pending = [];
     this.list.replaceChildren();
   }
 }
