@@ -57,6 +57,20 @@ async def test_get_slash_serves_the_console_with_a_strict_csp_and_off_turns_it_o
         assert (await client.get(served.url + "/console/app.js")).status_code == 404
 
 
+def test_the_listening_lines_name_the_console_and_the_config_turns_it_off(tmp_path: Path) -> None:
+    from mcp_voice.config import load_config
+    from mcp_voice.serve.run import console_line, resolve_options
+
+    assert console_line("127.0.0.1", 8765) == "  console: http://127.0.0.1:8765/"
+    assert console_line("0.0.0.0", 443, tls=True) == "  console: https://127.0.0.1:443/"
+    assert console_line("::1", 8765) == "  console: http://[::1]:8765/"
+    path = tmp_path / "mcp-voice.toml"
+    path.write_text("[serve]\nconsole = false\n")
+    assert resolve_options(load_config(path), env={}).settings.console is False
+    path.write_text("[serve]\nport = 9000\n")
+    assert resolve_options(load_config(path), env={}).settings.console is True
+
+
 async def test_a_typed_message_naming_a_tool_shows_its_card_with_the_result_and_images() -> None:
     async with console_server() as served:
         async with browser() as page:
