@@ -320,3 +320,43 @@ async def test_speech_triggers_vad_a_reply_plays_and_barge_in_truncates_at_what_
         assert sent[0]["item_id"] == truncation["itemId"]
         assert abs(sent[0]["audio_end_ms"] - played * 1000 / 24000) <= 60
         assert 0 < sent[0]["audio_end_ms"]
+
+
+async def test_push_to_talk_sends_audio_only_while_held_and_settings_reach_the_upstream(
+    tmp_path: Path,
+) -> None:
+    wav = speech_wav(tmp_path / "speech.wav", silence_s=0.2)  # speech nearly all the time
+    settings = ServeSettings(event_log_dir=str(tmp_path / "log"))
+    async with console_server(settings) as served, browser(wav) as page:
+        await page.goto(served.url + "/")
+        await connected(page)
+        await page.select_option("#turn", "none")
+        await page.fill("#instructions", "Be brief.")
+        await page.get_by_role("button", name="Apply settings").click()
+
+        async def applied() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in served.upstream_events()
+                if e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
+            ]
+
+        update = (await eventually(applied))[0]["session"]
+        assert update["audio"]["input"]["turn_detection"] is None
+        await page.click("#mic")
+        await until(page, "!document.getElementById('ptt').disabled")
+        await page.wait_for_timeout(1000)
+        assert await page.evaluate("window.mcpConsole.stats.framesSent") == 0  # not held: nothing sent
+        await page.focus("#ptt")
+        await page.keyboard.down(" ")
+        await page.wait_for_timeout(1200)
+        await page.keyboard.up(" ")
+        held = await page.evaluate("window.mcpConsole.stats.framesSent")
+        assert 30 <= held <= 90  # about 60 frames of 20 ms
+        await until(page, "window.mcpConsole.stats.playedSamples > 0")
+        await page.wait_for_timeout(500)
+        assert await page.evaluate("window.mcpConsole.stats.framesSent") == held
+        await page.wait_for_selector('#transcript li.assistant:has-text("I heard you speak for")')
+        sent = [e["type"] for e in served.upstream_events()]
+        assert "input_audio_buffer.commit" in sent
+        assert not [e for e in await page.evaluate("window.mcpConsole.stats.errors")]

@@ -31,6 +31,7 @@ const cards = new Map();
 const OWN_RESPONSE = { type: "response.create", response: { metadata: { client: "mcp-voice-console" } } };
 const truncated = new Set();
 const questions = new Map();
+let responding = false; // a response is active (response.created .. response.done)
 let asked = 0; // responses this page (or the user's turn) asked for and that have not started
 const background = []; // long-running cards waiting for their spoken result
 let readback = null; // {id, card, text} of a response that speaks a background result
@@ -206,6 +207,7 @@ function showSession(session) {
 
 function responseCreated(response) {
   stats.responses += 1;
+  responding = true;
   if (asked > 0) asked -= 1;
   else if (background.length) {
     // a response nobody here asked for: the host speaking a long-running result (or its start)
@@ -218,6 +220,7 @@ function responseCreated(response) {
 }
 
 function responseDone(response) {
+  responding = false;
   const usage = response.usage || {};
   stats.inputTokens += usage.input_tokens || 0;
   stats.outputTokens += usage.output_tokens || 0;
@@ -443,7 +446,7 @@ function pttDown() {
   pttHeld = true;
   $("ptt").setAttribute("aria-pressed", "true");
   bargeIn();
-  send({ type: "response.cancel" });
+  if (responding) send({ type: "response.cancel" }); // no server VAD to interrupt it for us
   send({ type: "input_audio_buffer.clear" });
 }
 
