@@ -1,7 +1,8 @@
 // The console: wires the connection, the audio and the views together, event by event.
 import { Microphone, Player, RATE, fromBase64, microphones, toBase64 } from "./audio.js";
 import { Connection } from "./connection.js";
-import { EventLog, ToolCard, Transcript, el, questionBox, showFigures } from "./views.js";
+import { Calls } from "./calls.js";
+import { EventLog, Transcript, el, showFigures } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 const stats = {
@@ -25,23 +26,20 @@ let conn = null;
 let mic = null;
 let pttHeld = false;
 let frameSeq = 0;
-const cards = new Map();
 // A response.create with parameters is always this page's own: a plain one sent while the host
 // reads a tool result back would join that read-back instead of answering the new message.
 const OWN_RESPONSE = { type: "response.create", response: { metadata: { client: "mcp-voice-console" } } };
 const truncated = new Set();
-const questions = new Map();
 let responding = false; // a response is active (response.created .. response.done)
 let asked = 0; // responses this page (or the user's turn) asked for and that have not started
-const background = []; // long-running cards waiting for their spoken result
-let readback = null; // {id, card, text} of a response that speaks a background result
 
 const transcript = new Transcript($("transcript"), $("announcer"));
 const log = new EventLog($("log"), $("log-filter"), $("log-audio"));
+const calls = new Calls({ tools: $("tools"), questions: $("questions"), stats, send: (event) => send(event) });
 const player = new Player((itemId, samples) => {
   stats.playedSamples = player.totalPlayed;
 });
-window.mcpConsole = { stats, player, cards, get conn() { return conn; } };
+window.mcpConsole = { stats, player, cards: calls.cards, get conn() { return conn; } };
 
 function status(state, text) {
   const node = $("status");
@@ -164,7 +162,7 @@ function handle(event) {
       return player.end(event.item_id);
     case "response.output_audio_transcript.delta":
     case "response.output_text.delta":
-      if (readback && readback.id === event.response_id) readback.text += event.delta || "";
+      calls.spoken(event.response_id, event.delta || "");
       return transcript.append(event.item_id, "Assistant", event.delta || "");
     case "response.output_audio_transcript.done":
       return transcript.done(event.item_id, "Assistant", event.transcript);
@@ -175,23 +173,23 @@ function handle(event) {
     case "conversation.item.added":
     case "conversation.item.done":
     case "conversation.item.retrieved":
-      return item(event.item || {});
+      return calls.item(event.item || {});
     case "response.mcp_call_arguments.delta": {
-      const card = cards.get(event.item_id);
+      const card = calls.cards.get(event.item_id);
       if (card) card.args.textContent += event.delta || "";
       return;
     }
     case "response.mcp_call_arguments.done":
-      return cards.get(event.item_id)?.arguments(event.arguments);
+      return calls.cards.get(event.item_id)?.arguments(event.arguments);
     case "response.mcp_call.in_progress":
-      return cards.get(event.item_id)?.set("running");
+      return calls.cards.get(event.item_id)?.set("running");
     case "response.mcp_call.failed":
-      return cards.get(event.item_id)?.set("failed");
+      return calls.cards.get(event.item_id)?.set("failed");
     case "response.done":
       responseDone(event.response || {});
       return figures();
     default:
-      if (type.startsWith("mcp_voice.")) return custom(event);
+      if (type.startsWith("mcp_voice.")) return calls.custom(event);
   }
 }
 
@@ -208,15 +206,9 @@ function showSession(session) {
 function responseCreated(response) {
   stats.responses += 1;
   responding = true;
-  if (asked > 0) asked -= 1;
-  else if (background.length) {
-    // a response nobody here asked for: the host speaking a long-running result (or its start)
-    const card = background[0];
-    if (card.placeholderSpoken) {
-      background.shift();
-      readback = { id: response.id, card, text: "" };
-    } else card.placeholderSpoken = true;
-  }
+  const ours = asked > 0;
+  if (ours) asked -= 1;
+  calls.responseCreated(response, ours);
 }
 
 function responseDone(response) {
@@ -224,132 +216,7 @@ function responseDone(response) {
   const usage = response.usage || {};
   stats.inputTokens += usage.input_tokens || 0;
   stats.outputTokens += usage.output_tokens || 0;
-  for (const out of response.output || []) if (out.type === "mcp_call") item(out);
-  if (readback && readback.id === response.id) {
-    readback.card.output(readback.text, "Result (spoken)");
-    readback.card.set("completed");
-    finishCall(readback.card);
-    readback = null;
-  }
-}
-
-function finishCall(card) {
-  if (card.counted || card.ms === undefined) return;
-  card.counted = true;
-  stats.toolMs.push(card.ms);
-}
-
-function item(it) {
-  if (it.type === "mcp_call") return mcpCall(it);
-  if (it.type === "mcp_approval_request") return approvalRequest(it);
-  if (it.type === "mcp_approval_response") {
-    const box = questions.get(it.approval_request_id);
-    if (box) box.dataset.confirmed = it.approve ? "approved" : "denied";
-  }
-}
-
-function mcpCall(it) {
-  let card = cards.get(it.id);
-  if (!card) {
-    card = new ToolCard($("tools"), it.id, it.name || "?", it.server_label);
-    cards.set(it.id, card);
-    stats.toolCalls += 1;
-  }
-  if (it.arguments) card.arguments(it.arguments);
-  if (it.approval_request_id && card.status === "pending") card.set("approval");
-  if (it.error) {
-    const text = typeof it.error === "string" ? it.error : JSON.stringify(it.error);
-    card.output(it.error, "Error");
-    card.set(/cancel/i.test(text) ? "cancelled" : /declin|denied/i.test(text) ? "denied" : "failed");
-    finishCall(card);
-  } else if (it.output !== null && it.output !== undefined && card.status !== "completed") {
-    let value = it.output;
-    try {
-      value = JSON.parse(it.output);
-    } catch {
-      /* plain text */
-    }
-    if (value && typeof value === "object" && value.status === "running") {
-      if (card.status !== "background") {
-        card.output(it.output, "Started");
-        card.set("background", value.job_id ? `job ${value.job_id}` : "");
-        background.push(card);
-      }
-    } else if (value && typeof value === "object" && (value.status === "declined" || value.status === "cancelled")) {
-      card.output(it.output);
-      card.set(value.status === "declined" ? "denied" : "cancelled");
-      finishCall(card);
-    } else {
-      card.output(it.output);
-      card.set("completed");
-      finishCall(card);
-    }
-  }
-}
-
-function approvalRequest(it) {
-  if (questions.has(it.id)) return;
-  const box = questionBox($("questions"), {
-    title: `Allow ${it.name}${it.server_label ? ` (${it.server_label})` : ""}?`,
-    text: `Arguments: ${it.arguments || "{}"}`,
-    actions: [
-      { label: "Approve", value: "approve", submit: true },
-      { label: "Deny", value: "deny" },
-    ],
-    onAnswer: (action) =>
-      send({
-        type: "conversation.item.create",
-        item: { type: "mcp_approval_response", approval_request_id: it.id, approve: action === "approve" },
-      }),
-  });
-  box.dataset.request = it.id;
-  questions.set(it.id, box);
-}
-
-/** An mcp-voice event this page has no special case for: questions and call updates, by shape. */
-function custom(event) {
-  const carried = [event, ...Object.values(event).filter((v) => v && typeof v === "object" && !Array.isArray(v))];
-  const find = (...keys) => {
-    for (const obj of carried) for (const k of keys) if (obj[k] !== undefined) return obj[k];
-    return undefined;
-  };
-  const schema = find("requested_schema", "requestedSchema", "schema");
-  const url = find("url");
-  const itemId = find("item_id");
-  const card = itemId ? cards.get(itemId) : [...cards.values()].find((c) => c.callId && c.callId === find("call_id"));
-  if (schema || url) {
-    const id = find("elicitation_id", "id", "request_id") || event.event_id;
-    if (questions.has(id)) return;
-    const replyType = find("reply_type", "response_type") || event.type.replace(/\.[a-z_]+$/, ".response");
-    const box = questionBox($("questions"), {
-      title: find("title", "tool", "name") ? `Question from ${find("title", "tool", "name")}` : "A tool asks",
-      text: find("message", "text"),
-      schema,
-      url,
-      actions: url
-        ? [{ label: "Done", value: "accept", submit: true }, { label: "Decline", value: "decline" }]
-        : [{ label: "Submit", value: "accept", submit: true }, { label: "Decline", value: "decline" }, { label: "Cancel", value: "cancel" }],
-      onAnswer: (action, content) => {
-        const reply = { type: replyType, elicitation_id: id, action };
-        if (action === "accept" && !url) reply.content = content;
-        send(reply);
-      },
-    });
-    questions.set(id, box);
-    return;
-  }
-  if (card) {
-    const state = find("status", "state");
-    const progress = find("progress");
-    const total = find("total");
-    if (progress !== undefined) card.set(card.status === "pending" ? "running" : card.status, total ? `${progress}/${total}` : `${progress}`);
-    if (typeof state === "string") card.set(state === "working" ? "running" : state, card.progress.textContent);
-    const result = find("output", "result");
-    if (result !== undefined) {
-      card.output(result);
-      finishCall(card);
-    }
-  }
+  calls.responseDone(response);
 }
 
 // -- talking ----------------------------------------------------------------------------------
