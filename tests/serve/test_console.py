@@ -264,6 +264,8 @@ async def test_webrtc_mode_posts_the_offer_to_serve_with_the_minted_secret() -> 
                 auth = posted[0].headers["authorization"]
                 assert auth.startswith("Bearer ek_") and KEY not in auth and API_KEY not in auth
                 assert posted[0].post_data == create.body["sdp"]
+                shown = await page.content() + json.dumps(await page.evaluate("window.mcpConsole.stats"))
+                assert API_KEY not in shown  # the upstream key never reaches the page
 
 
 async def test_accessible_and_usable_at_390_px() -> None:
