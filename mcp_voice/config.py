@@ -177,6 +177,8 @@ class ServeConfig(_Table):
     """After SIGTERM, live sessions go on this long (new ones are refused), then close with 1001."""
     lease_s: float = Field(default=10.0, gt=0)
     """An OpenAI call's ownership lease: another process takes a dead owner's call within it."""
+    console: bool = True
+    """Serve the web console at `GET /` (false: `/` answers 404)."""
 
 
 class Config(_Table):

@@ -1,8 +1,9 @@
 """The Starlette app: the relay WebSocket at /v1/realtime, /healthz, and the routes beside them.
 
 It only assembles: the relay endpoint (`realtime.py`), phone calls (`twilio/`), OpenAI calls
-(`openai_calls/`), client secrets and metrics, all over one `ServeSettings` (`settings.py`), one
-state store (`state/`), `/readyz` (`readiness.py`) and the drain guard (`drain.py`).
+(`openai_calls/`), client secrets, metrics and the web console (`console.py`), all over one
+`ServeSettings` (`settings.py`), one state store (`state/`), `/readyz` (`readiness.py`) and the
+drain guard (`drain.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.bodylimit import BodyLimit
 from mcp_voice.serve.client_secrets import SecretStore
+from mcp_voice.serve.console import console_routes
 from mcp_voice.serve.deny import websocket_not_found
 from mcp_voice.serve.drain import Drain, DrainGuard
 from mcp_voice.serve.keys import Authenticator
@@ -93,7 +95,7 @@ def create_app(
         ],
         middleware=[Middleware(DrainGuard, drain=drain)],
     )
-    app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics)]
+    app.router.routes += [*secret_routes(settings.model), *metrics_routes(metrics), *console_routes(settings)]
     app.router.default = websocket_not_found
     public_urls = [settings.twilio.public_url] if settings.twilio is not None else []
     policy = HostPolicy.build(settings.allowed_hosts, settings.allowed_origins, public_urls)

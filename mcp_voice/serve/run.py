@@ -101,6 +101,7 @@ def resolve_options(
         api_keys=api_keys,
         **serve_limits(table),
         state=state_url(table, state, env),
+        console=bool(getattr(table, "console", True)),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -191,6 +192,14 @@ def listening_line(host: str, port: int, upstream: str, *, tls: bool = False) ->
     return (
         f"mcp-voice listening on {scheme}://{shown}:{port}/v1/realtime (upstream: {display_name(upstream)})"
     )
+
+
+def console_line(host: str, port: int, *, tls: bool = False) -> str:
+    """Where a person opens the web console (a wildcard bind is shown as loopback, which it includes)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"  console: {'https' if tls else 'http'}://{shown}:{port}/"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -350,6 +359,12 @@ async def _serve_on(
                     print(line, file=out, flush=True)
                     for summary in loaded_summary(registry, plugins, load_errors):
                         print(summary, file=out, flush=True)
+                    if options.settings.console:
+                        print(
+                            console_line(options.host, port, tls=options.tls is not None),
+                            file=out,
+                            flush=True,
+                        )
                     for note in startup_notes(options.settings.twilio):
                         print(note, file=sys.stderr, flush=True)
                     async with anyio.create_task_group() as tg:

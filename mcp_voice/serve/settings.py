@@ -61,3 +61,5 @@ class ServeSettings:
     """After SIGTERM, how long live sessions may go on before they are closed with 1001."""
     lease_s: float = 10.0
     """How long a call's ownership lease lasts unrenewed: a dead owner's calls move within it."""
+    console: bool = True
+    """Serve the web console at `GET /` (`serve/console.py`); False: no console routes."""
