@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     PrivateAttr,
@@ -125,6 +126,9 @@ class SessionConfig(_Table):
     """Host calls one session runs at once; more wait (one session never fills a server)."""
     max_queued_responses: PositiveInt = 16
     """Client `response.create` requests waiting behind an active response; more get an error."""
+    readback_wait_s: NonNegativeFloat = 0.25
+    """How long the first read-back of a call the client saw end waits for the client's own
+    `response.create` (the host learns whether the client asks for read-backs); 0: never waits."""
     max_events_per_s: PositiveFloat = 50.0
     """Client control events (all but audio appends) a second per session, bursts of twice that;
     more are refused with an error."""

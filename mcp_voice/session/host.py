@@ -94,7 +94,10 @@ class SessionHost:
         self.outbox = Outbox(upstream, client, self.presenter)
         self.feed = ClientFeed(client.send, self.presenter.present)
         self.sequencer = ResponseSequencer(
-            self.outbox.forward, max_client_queue=settings.max_queued_responses
+            self.outbox.forward,
+            max_client_queue=settings.max_queued_responses,
+            readback_wait_s=settings.readback_wait_s,
+            later=self._later,
         )
         self.calls = CallManager(
             registry,
@@ -183,6 +186,13 @@ class SessionHost:
     def _spawn(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         if self._task_group is not None:
             self._task_group.start_soon(self._task, fn, *args)
+
+    def _later(self, delay: float, fn: Callable[[], Awaitable[None]]) -> None:
+        async def after() -> None:
+            await anyio.sleep(delay)
+            await fn()
+
+        self._spawn(after)
 
     async def _task(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         """A call task: a closed channel ends the session; a bug ends only the task."""
@@ -293,6 +303,8 @@ class SessionHost:
         elif kind == "conversation.item.retrieve" and (shown := self.presenter.retrieve(event)) is not None:
             await self.feed.call_events(self.presenter.calls[event["item_id"]].response_id, shown)
         else:
+            if kind in ("conversation.item.create", "input_audio_buffer.commit"):
+                self.sequencer.client_turn()
             await self.outbox.forward(event)
 
     async def _client_session_update(self, event: Event) -> None:

@@ -11,7 +11,14 @@ conversation: that response already covers them, so nothing is spoken twice.
 One read-back per call, whoever asks: a client that sees a host call end as a finished `mcp_call`
 may ask for the read-back itself (@openai/agents-realtime does by default, as OpenAI's hosted MCP
 needs). A plain client `response.create` that arrives while the host's read-back of such a call is
-queued, requested or running joins it instead of starting another response.
+queued, requested or running joins it instead of starting another response. Some clients ask
+only once they have seen the calling response end (@openai/agents-realtime's own sequencer holds
+its request until no response is active), which can be after the host's read-back has started and
+even after it ended. So the host learns, per session, whether its client asks: the first read-back
+waits `readback_wait_s` for the client's request; if it comes, it starts the read-back (with the
+client's `event_id`, so its sequencer sees its request answered) and later read-backs wait for the
+client's request (at most `KNOWN_READBACK_WAIT_S`); if it does not, the host speaks at once from
+then on.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from mcp_voice.protocol.events import new_event_id
 from mcp_voice.session.items import response_create
 
@@ -31,6 +40,11 @@ Event = dict[str, Any]
 ALREADY_ACTIVE = "conversation_already_has_active_response"
 VAD_RESPONSE_GRACE_S = 1.5
 """After a VAD commit, how long to wait for the response server VAD creates before sending ours."""
+KNOWN_READBACK_WAIT_S = 1.0
+"""How long a read-back waits for a client known to ask for read-backs before the host asks itself."""
+
+Later = Callable[[float, Callable[[], Awaitable[None]]], None]
+"""Run a coroutine function after a delay (the host's task group): how held requests are released."""
 
 
 @dataclass(eq=False)
@@ -40,6 +54,10 @@ class HostRequest:
     items: frozenset[str]
     readback: int = 0
     """How many plain client `response.create`s may still join it (one per call the client saw end)."""
+    hold_until: float | None = None
+    """While the read-back waits for the client's own request: until when (None: not yet held)."""
+    joined: Event | None = None
+    """The client request that joined it before it was sent: its `event_id` goes on the wire."""
 
 
 @dataclass(eq=False)
@@ -51,6 +69,8 @@ class _Sent:
     host: list[HostRequest]
     covered: list[HostRequest] = field(default_factory=list)
     """Host requests the next `response.created` satisfied, whoever caused that response."""
+    joined: bool = False
+    """A host request sent with a joined client request's `event_id` (`client_event` is that request)."""
 
 
 def is_out_of_band(response: Event) -> bool:
@@ -62,9 +82,18 @@ class ResponseSequencer:
     """Response bookkeeping for one session. `observe` every upstream event, then `drain`."""
 
     def __init__(
-        self, send: Callable[[Event], Awaitable[None]], *, max_client_queue: int | None = None
+        self,
+        send: Callable[[Event], Awaitable[None]],
+        *,
+        max_client_queue: int | None = None,
+        readback_wait_s: float = 0.0,
+        later: Later | None = None,
     ) -> None:
         self._send = send
+        self._readback_wait_s = readback_wait_s if later is not None else 0.0
+        self._later = later
+        self.client_reads_back: bool | None = None if self._readback_wait_s > 0 else False
+        """Learned per session: whether the client asks for the read-back of a call it saw end."""
         self._max_client_queue = max_client_queue
         """Client requests that may wait (None: no bound); a bounded queue keeps memory bounded."""
         self._pending: _Sent | None = None
@@ -81,6 +110,8 @@ class ResponseSequencer:
         self._acked: set[str] = set()
         self._running_readback: list[HostRequest] = []
         """Read-back requests the active response covers (a client request may still join them)."""
+        self._client_turn = False
+        """The client added input since its last request: a plain request then asks about that."""
         self.user_speaking = False
         self.vad_creates_responses = True
         """The GA default (server VAD with `create_response`); updated from `session.created/updated`."""
@@ -116,6 +147,7 @@ class ResponseSequencer:
             return True
         if self._join_readback(event):
             logger.debug("client response.create %s joins the host's read-back", event.get("event_id"))
+            await self.drain()
             return True
         if self._max_client_queue is not None and len(self._client) >= self._max_client_queue:
             return False
@@ -125,14 +157,22 @@ class ResponseSequencer:
         await self.drain()
         return True
 
+    def client_turn(self) -> None:
+        """The client added input (a message, committed audio): its next request is a new turn."""
+        self._client_turn = True
+
     def _join_readback(self, event: Event) -> bool:
         """A plain request while a read-back the client may have asked for is queued, sent or running."""
-        if set(event) - {"type", "event_id"}:
+        new_turn, self._client_turn = self._client_turn, False
+        if new_turn or set(event) - {"type", "event_id"}:
             return False
         sent = self._pending.host if self._pending is not None else []
         for request in (*self._host, *sent, *self._running_readback):
             if request.readback > 0:
                 request.readback -= 1
+                self.client_reads_back = True
+                if request in self._host and request.joined is None:
+                    request.joined = event  # not sent yet: it goes now, as the client's request
                 return True
         return False
 
@@ -154,12 +194,45 @@ class ResponseSequencer:
             event = self._client.popleft()
             self._pending = _Sent(event["event_id"], event, [])
             await self._send(event)
-        elif self._host and not self.user_speaking:
+        elif self._host and not self.user_speaking and not self._holding():
             requests, self._host = self._host, []
             event = response_create()
-            self._pending = _Sent(event["event_id"], None, requests)
+            joined = next((request.joined for request in requests if request.joined is not None), None)
+            if joined is not None and isinstance(joined.get("event_id"), str):
+                event["event_id"] = joined["event_id"]
+            self._pending = _Sent(event["event_id"], joined, requests, joined=joined is not None)
             logger.debug("host response.create for %d request(s)", len(requests))
             await self._send(event)
+
+    def _holding(self) -> bool:
+        """Whether a read-back still waits for the client's own request (see the module's docstring)."""
+        if self.client_reads_back is False or self._later is None:
+            return False
+        waiting = [r for r in self._host if r.readback > 0 and r.joined is None]
+        if not waiting:
+            return False
+        now = anyio.current_time()
+        wait = KNOWN_READBACK_WAIT_S if self.client_reads_back else self._readback_wait_s
+        held = False
+        for request in waiting:
+            if request.hold_until is None:
+                request.hold_until = now + wait
+                self._later(wait, self._hold_over)
+            held = held or now < request.hold_until
+        return held
+
+    async def _hold_over(self) -> None:
+        """A held read-back's wait ended: with no client request, the host asks, and learns."""
+        now = anyio.current_time()
+        expired = [
+            r
+            for r in self._host
+            if r.readback > 0 and r.joined is None and r.hold_until is not None and r.hold_until <= now
+        ]
+        if expired:
+            # Not asked: a client not known to ask does not (re-learned if it was thought to).
+            self.client_reads_back = False if self.client_reads_back is None else None
+        await self.drain()
 
     # -- upstream events ------------------------------------------------------------------------
 
@@ -251,6 +324,10 @@ class ResponseSequencer:
                 self._watched.difference_update(request.items)
                 self._acked.difference_update(request.items)
             return sent.client_event is None
+        if sent.joined:  # the client's request rides on the host's: retried as the host's
+            for request in sent.host:
+                request.joined = None
+            sent.client_event = None
         # Raced with a response we had not seen (server VAD): retry once it is done.
         if not self._active:
             self._blocked = True

@@ -40,6 +40,9 @@ class HostSettings:
     `max_concurrency` (4 by default), so one session always leaves a server slot to the others."""
     max_queued_responses: int = 16
     """Client `response.create` requests waiting behind an active response; more get an `error`."""
+    readback_wait_s: float = 0.25
+    """How long the host's first read-back of a call the client saw end waits for the client's own
+    `response.create` (it learns whether the client asks; see session/sequencer.py). 0: never."""
     max_events_per_s: float = 50.0
     """Client control events a second (bursts of twice that): everything but audio appends, which
     pass straight through (bounded by `max_message_bytes` and the upstream's own pace)."""

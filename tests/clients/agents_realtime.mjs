@@ -1,8 +1,10 @@
 // @openai/agents-realtime (WebSocket transport) against mcp-voice serve, driven by pytest.
 //
-// One session: a user text that makes the model call a host tool, then a fence ("say: fence"),
-// then a client-side function tool call. Prints one JSON line of counts for the test to assert.
-// Usage: node agents_realtime.mjs URL HOST_TEXT [--no-auto-trigger]
+// One session: a user text that makes the model call a host tool, counted until the session has
+// been quiet for 3 s (so a late response is counted too), then "say: fence" (the SDK's next turn
+// must still get its reply), then a client-side function tool call. Prints one JSON line of
+// counts for the test to assert.
+// Usage: node agents_realtime.mjs URL HOST_TEXT EXPECTED_RESULT [--no-auto-trigger]
 import { RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime';
 import { z } from 'zod';
 
@@ -13,7 +15,7 @@ const { realtimeServerEventSchema } = await import(
 );
 const knownTypes = new Set(realtimeServerEventSchema.options.map((option) => option.shape.type.value));
 
-const [url, hostText, ...flags] = process.argv.slice(2);
+const [url, hostText, expected, ...flags] = process.argv.slice(2);
 const autoTrigger = !flags.includes('--no-auto-trigger');
 
 const echo = tool({
@@ -61,27 +63,41 @@ function until(predicate, what) {
   });
 }
 
+const QUIET_MS = 3000;
+let lastEventAt = Date.now();
+session.on('transport_event', () => {
+  lastEventAt = Date.now();
+});
+/** Resolves once no event has arrived for `ms`. */
+async function quiet(ms) {
+  while (Date.now() - lastEventAt < ms) {
+    await new Promise((resolve) => setTimeout(resolve, ms - (Date.now() - lastEventAt) + 10));
+  }
+}
+
 const texts = () => events.filter((e) => e.type === 'response.output_text.done').map((e) => e.text);
 const count = (type, from, to = events.length) => events.slice(from, to).filter((e) => e.type === type).length;
 
 await session.connect({ apiKey: 'client-key', url });
 await until(() => events.some((e) => e.type === 'session.updated'), 'session.updated');
 
-// 1. A host tool call, then a fence: every response the call caused comes before the fence's.
+// 1. A host tool call, counted until 3 s of quiet; then a fence that must still be answered.
 const start = events.length;
+const textsBefore = texts().length;
 session.sendMessage(hostText);
-await until(() => mcpCompleted.length > 0 && texts().some((t) => t.startsWith('Tool result')), 'the spoken result');
-session.sendMessage('say: fence');
-await until(() => texts().includes('fence'), 'the fence');
-const fence = events.findIndex((e, i) => i >= start && e.type === 'response.output_text.done' && e.text === 'fence');
-const fenceCreated = events.slice(0, fence).map((e) => e.type).lastIndexOf('response.created');
+await until(() => mcpCompleted.length > 0 && texts().some((t) => t.includes(expected)), 'the spoken result');
+await quiet(QUIET_MS);
+const quietAt = events.length;
 const hostCall = {
-  responses_created: count('response.created', start, fenceCreated),
-  responses_done: count('response.done', start, fenceCreated),
+  responses_created: count('response.created', start, quietAt),
+  responses_done: count('response.done', start, quietAt),
+  spoken: texts().slice(textsBefore),
   mcp_item_done: events
-    .slice(start, fenceCreated)
+    .slice(start, quietAt)
     .filter((e) => e.type === 'conversation.item.done' && e.item?.type === 'mcp_call').length,
 };
+session.sendMessage('say: fence');
+await until(() => texts().includes('fence'), 'the fence');
 const historyCall = session.history.find((item) => item.type === 'mcp_call');
 
 // 2. A client-side function tool: the SDK runs it and asks for the reply itself.

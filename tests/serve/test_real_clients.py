@@ -56,22 +56,42 @@ def port_of(line: str, scheme: str = "ws") -> int:
     return int(line[len(prefix) :].split("/", 1)[0])
 
 
+SLOW_TEXT = "testtools__slow_report topic=x"
+SLOW_RESULT = "report on x: all systems nominal"
+
+
 @pytest.mark.parametrize("auto", [True, False], ids=["defaults", "no-auto-response"])
-async def test_agents_realtime_hears_each_host_call_once(tmp_path: Path, auto: bool) -> None:
+@pytest.mark.parametrize("long_running", [False, True], ids=["sync", "long-running"])
+async def test_agents_realtime_hears_each_host_call_once(
+    tmp_path: Path, auto: bool, long_running: bool
+) -> None:
+    """Counted until the session has been quiet for 3 s: a late extra response would be counted."""
     config = write_config(tmp_path)
+    text, result = (SLOW_TEXT, SLOW_RESULT) if long_running else (HOST_TEXT, RESULT)
     async with serve_process("--port", "0", "--upstream", "sim", "--config", str(config)) as (_, line):
         url = f"ws://127.0.0.1:{port_of(line)}/v1/realtime?model=gpt-realtime"
         flags = [] if auto else ["--no-auto-trigger"]
-        report = await run_client(node(), "agents_realtime.mjs", url, HOST_TEXT, *flags)
+        report = await run_client(node(), "agents_realtime.mjs", url, text, result, *flags)
     assert report["errors"] == []
     # every event of a type the SDK knows passes its own zod schema (it drops the others silently)
     assert report["invalid_events"] == [] and report["checked_types"] >= 15, report
-    # the response that called the tool, and the one that speaks its result: never a third
-    assert report["host_call"]["responses_created"] == 2, report
-    assert report["host_call"]["responses_done"] == 2, report
-    assert report["host_call"]["mcp_item_done"] == 1, report
-    assert report["mcp_tool_call_completed"] == [{"name": "lookup", "output": RESULT, "status": "completed"}]
-    assert report["history_mcp_call"] == {"status": "completed", "output": RESULT}
+    host = report["host_call"]
+    spoken = host["spoken"]
+    # the result is spoken once; a long-running call also speaks its placeholder ("running") first
+    assert sum(result in text for text in spoken) == 1, report
+    if long_running:
+        # the response that called, the placeholder's read-back, the result's: never a fourth
+        assert host["responses_created"] == host["responses_done"] == 3, report
+        assert len(spoken) == 2 and '"status": "running"' in spoken[0], report
+    else:
+        # the response that called the tool, and the one that speaks its result: never a third
+        assert host["responses_created"] == host["responses_done"] == 2, report
+        assert spoken == [f"Tool result: {RESULT}"], report
+        assert report["mcp_tool_call_completed"] == [
+            {"name": "lookup", "output": RESULT, "status": "completed"}
+        ]
+        assert report["history_mcp_call"] == {"status": "completed", "output": RESULT}
+    assert host["mcp_item_done"] == 1, report
     # the client's own function tool: it runs it, answers, and asks for the reply itself
     function = report["function_call"]
     assert function["history_status"] == "completed" and function["history_output"] == "echoed pong"

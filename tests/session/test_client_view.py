@@ -68,13 +68,69 @@ async def test_a_clients_response_create_joins_the_hosts_read_back(registry: Too
         await s.received_until("conversation.item.done")
         await s.send({"type": "response.create", "event_id": "evt_client_rc"})
         create = await s.upstream("response.create")
-        assert create["event_id"] != "evt_client_rc"  # the host's own, sent before the client asked
+        # the host's read-back waited for the client's request and went out as it: the client's
+        # own sequencer (agents-realtime) sees its request answered by this response
+        assert create["event_id"] == "evt_client_rc"
         await s.settle()
         assert len(s.sent("upstream", "response.create")) == 1
         await s.respond(assistant_item("Four."), response_id="resp_readback")
         # once the read-back is over, a plain response.create is a new request again
         await s.send({"type": "response.create", "event_id": "evt_client_rc2"})
         assert (await s.upstream("response.create"))["event_id"] == "evt_client_rc2"
+
+
+async def test_the_host_learns_that_a_client_asks_for_each_read_back(registry: ToolRegistry) -> None:
+    """Every later read-back also waits for the client's request, so it is never spoken twice."""
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        for n, event_id in enumerate(("evt_first", "evt_second")):
+            await s.call_tool("voice__add", {"a": n, "b": 2})
+            await s.upstream_item()
+            await s.received_until("conversation.item.done")
+            await s.settle()
+            assert len(s.sent("upstream", "response.create")) == n  # held for the client's own
+            await s.send({"type": "response.create", "event_id": event_id})
+            assert (await s.upstream("response.create"))["event_id"] == event_id
+            await s.respond(assistant_item("Done."))
+        await s.settle()
+        # two calling responses and two read-backs: the client saw each of its requests answered
+        assert len(s.sent("client", "response.created")) == 4
+        assert s.host.sequencer.client_reads_back is True
+
+
+async def test_a_client_that_never_asks_hears_the_read_back_and_is_not_waited_for_again(
+    registry: ToolRegistry,
+) -> None:
+    async with open_session(registry) as s:
+        await s.upstream("session.update")
+        await s.call_tool("voice__add", {"a": 1, "b": 2})
+        await s.upstream_item()
+        create = await s.upstream("response.create")  # after readback_wait_s, the host's own
+        assert not create["event_id"].startswith("evt_")
+        assert s.host.sequencer.client_reads_back is False
+        await s.respond(assistant_item("Three."))
+        await s.call_tool("voice__add", {"a": 2, "b": 2})
+        await s.upstream_item()
+        # no wait now: the read-back is asked as soon as the calling response is over
+        await s.upstream("response.create")
+
+
+async def test_a_request_after_the_clients_own_message_is_a_new_turn(registry: ToolRegistry) -> None:
+    """A message typed while the read-back speaks: its plain response.create is answered after it."""
+    async with open_session(registry, HostSettings(readback_wait_s=0)) as s:
+        await s.upstream("session.update")
+        await s.call_tool("voice__add", {"a": 2, "b": 2})
+        await s.upstream_item()
+        await s.upstream("response.create")
+        rid = await s.respond(done=False)  # the read-back is speaking
+        message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "And 3+3?"}]}
+        await s.send({"type": "conversation.item.create", "item": message})
+        await s.upstream("conversation.item.create")
+        await s.send({"type": "response.create", "event_id": "evt_new_turn"})
+        await s.settle()
+        assert len(s.sent("upstream", "response.create")) == 1  # one response at a time
+        await s.done(rid)
+        assert (await s.upstream("response.create"))["event_id"] == "evt_new_turn"
 
 
 async def test_a_response_create_with_parameters_never_joins(registry: ToolRegistry) -> None:

@@ -34,7 +34,8 @@ async def test_placeholder_at_once_then_result_as_system_message(
         with anyio.fail_after(0.2):
             item = await s.call_tool("voice__job_announce", {"topic": "tides"})
             placeholder = await s.upstream_item()
-            await s.upstream("response.create")
+        # the first read-back waits readback_wait_s for the client's own request; this one never asks
+        await s.upstream("response.create")
         assert placeholder["type"] == "function_call_output" and placeholder["call_id"] == item["call_id"]
         body = json.loads(placeholder["output"])
         assert body["status"] == "running" and body["job_id"] and body["tool"] == "voice__job_announce"
@@ -102,7 +103,7 @@ async def test_deferred_mode_holds_the_real_output(registry: ToolRegistry, probe
 
 
 async def test_progress_notes_are_rate_limited_and_silent(registry: ToolRegistry, probe: Probe) -> None:
-    async with open_session(registry, HostSettings(progress_interval_s=0)) as s:
+    async with open_session(registry, HostSettings(progress_interval_s=0, readback_wait_s=0)) as s:
         await s.upstream("session.update")
         item = await s.call_tool("voice__crunch", {"steps": 2})
         await probe["crunch"].started.wait()
