@@ -29,6 +29,7 @@ from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
+from mcp_voice.tools.tasks import TaskHooks, TasksExtension, current_hooks, follow_task
 
 if TYPE_CHECKING:
     from mcp.shared.dispatcher import ProgressFnT
@@ -160,7 +161,7 @@ class ServerConnection:
         self._gave_up = False
         self._tools_dirty = anyio.Event()
         self._limiter = anyio.CapacityLimiter(max(1, spec.max_concurrency))
-        self._inflight: set[anyio.CancelScope] = set()
+        self._inflight: dict[anyio.CancelScope, TaskHooks | None] = {}
         self._scope: anyio.CancelScope | None = None
 
     @property
@@ -183,15 +184,18 @@ class ServerConnection:
     def _client_for(self, lost: anyio.Event) -> Client:
         target = self.spec.target
         handler = self._on_message
+        # Every connection offers the tasks extension: the server decides which calls become tasks.
+        extensions = [TasksExtension()]
         if isinstance(target, str):
             transport: Any = _http_transport(target, dict(self.spec.headers))
-            return Client(_WatchedTransport(transport, lost), message_handler=handler)
+            return Client(_WatchedTransport(transport, lost), message_handler=handler, extensions=extensions)
         if self.spec.kind == "stdio":
-            return Client(_WatchedTransport(stdio_client(target), lost), message_handler=handler)  # type: ignore[arg-type]
+            watched = _WatchedTransport(stdio_client(target), lost)  # type: ignore[arg-type]
+            return Client(watched, message_handler=handler, extensions=extensions)
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"
-        return Client(target, message_handler=handler, mode=mode)
+        return Client(target, message_handler=handler, mode=mode, extensions=extensions)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect and stay connected until `close()`.
@@ -260,7 +264,9 @@ class ServerConnection:
         self._client = None
         self._lost = None
         self._state_changed()
-        for scope in list(self._inflight):
+        for scope, hooks in list(self._inflight.items()):
+            if hooks is not None:
+                hooks.detached = True  # a task goes on at the server; it is resumed, not cancelled
             scope.cancel()
 
     # -- tool listing -----------------------------------------------------------------------------
@@ -332,25 +338,67 @@ class ServerConnection:
         progress: ProgressFn | None = None,
         retry_on_disconnect: bool = False,
         meta: Mapping[str, Any] | None = None,
+        hooks: TaskHooks | None = None,
     ) -> types.CallToolResult:
         """Call one tool.
 
         Raises `ServerUnavailable` (not connected, or the connection died mid-call),
-        `TimeoutError`, or `MCPError`. Cancelling the caller cancels the MCP request.
-        `retry_on_disconnect` (for read-only tools, where running twice is harmless) retries
-        once on the restarted server when the connection closes under the call.
+        `TimeoutError`, or `MCPError`. Cancelling the caller cancels the MCP request (or the
+        task). `retry_on_disconnect` (for read-only tools, where running twice is harmless)
+        retries once on the restarted server when the connection closes under the call.
+
+        A call the server runs as a task is no longer bound by `timeout_s` but by the task's
+        TTL; `hooks` hear of it. A connection lost under a task resumes it on the restarted
+        server by its id rather than calling again.
         """
-        with anyio.fail_after(timeout_s):
+        hooks = hooks or TaskHooks()
+        with anyio.fail_after(timeout_s) as hooks.scope:
             async with self._limiter:
                 stale: Client | None = None
                 while True:
                     client = await self._current_client(min(RECONNECT_WAIT_S, timeout_s), stale)
+                    token = current_hooks.set(hooks)
                     try:
+                        if hooks.task is not None:
+                            return await self._follow_once(client, hooks)
                         return await self._call_once(client, tool, arguments, timeout_s, progress, meta)
                     except ServerUnavailable:
-                        if not retry_on_disconnect or stale is not None:
+                        if hooks.task is None and (not retry_on_disconnect or stale is not None):
                             raise
                         stale = client
+                    finally:
+                        current_hooks.reset(token)
+
+    async def resume_task(
+        self, hooks: TaskHooks, *, wait_s: float = RECONNECT_WAIT_S
+    ) -> types.CallToolResult:
+        """Follow a task this or another process started (`hooks.task` names it) to its end."""
+        assert hooks.task is not None, "resume_task needs the task's id"
+        stale: Client | None = None
+        while True:
+            client = await self._current_client(wait_s, stale)
+            try:
+                return await self._follow_once(client, hooks)
+            except ServerUnavailable:
+                stale = client
+
+    async def _follow_once(self, client: Client, hooks: TaskHooks) -> types.CallToolResult:
+        assert hooks.task is not None
+        lost = self._lost
+        hooks.detached = False
+        with anyio.CancelScope() as scope:
+            self._inflight[scope] = hooks
+            try:
+                return await follow_task(client.session, hooks.task, hooks)
+            except MCPError as exc:
+                if exc.code == CONNECTION_CLOSED:
+                    if lost is not None:
+                        lost.set()
+                    raise ServerUnavailable("the server's connection closed during the task") from exc
+                raise
+            finally:
+                self._inflight.pop(scope, None)
+        raise ServerUnavailable("the server's connection was lost during the task")
 
     async def _call_once(
         self,
@@ -363,7 +411,7 @@ class ServerConnection:
     ) -> types.CallToolResult:
         lost = self._lost
         with anyio.CancelScope() as scope:
-            self._inflight.add(scope)
+            self._inflight[scope] = current_hooks.get()
             try:
                 # mcp types the callback as a Protocol with named parameters, but only ever calls it
                 # positionally and awaits the result, which is all a ProgressFn promises.
@@ -382,5 +430,5 @@ class ServerConnection:
                     raise ServerUnavailable("the server's connection closed during the call") from exc
                 raise
             finally:
-                self._inflight.discard(scope)
+                self._inflight.pop(scope, None)
         raise ServerUnavailable("the server's connection was lost during the call")

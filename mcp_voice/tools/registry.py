@@ -36,6 +36,7 @@ from mcp_voice.tools.spec import (
     ToolPolicy,
     ToolResult,
 )
+from mcp_voice.tools.tasks import TaskFailed, TaskHooks, TaskInfo
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ PolicyHook = Callable[[str, types.Tool, ToolPolicy], ToolPolicy | None]
 _NAMES_IN_ERRORS = 20
 """An unknown-tool error lists this many valid names, enough for the model to correct itself."""
 ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
+TaskCallback = Callable[[TaskInfo], Awaitable[None] | None]
+"""Told when the server answered a call with a task (its id, TTL, poll interval)."""
 
 
 def resolve_policy(spec: ServerSpec, tool: types.Tool, hook: PolicyHook | None = None) -> ToolPolicy:
@@ -329,11 +332,16 @@ class ToolRegistry:
         progress: ProgressCallback | None = None,
         timeout_s: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        on_task: TaskCallback | None = None,
+        hooks: TaskHooks | None = None,
     ) -> ToolResult:
         """Run one tool; every tool problem comes back as an error `ToolResult`, never an exception.
 
-        Cancelling the caller cancels the MCP request and re-raises the cancellation. `meta` goes
-        to the server as the request's `_meta` (the session's call context, for instance).
+        Cancelling the caller cancels the MCP request (or sends `tasks/cancel`) and re-raises the
+        cancellation. `meta` goes to the server as the request's `_meta` (the session's call
+        context, for instance). `on_task` hears at once when the server runs the call as a task;
+        the task's status messages then come as `progress`. `hooks` (optional) is the call's
+        task record: after the call, `hooks.task` names the task and `hooks.gets` counts polls.
         """
         tool = self._tools.get(name)
         if tool is None:
@@ -362,6 +370,24 @@ class ToolRegistry:
             except Exception:
                 logger.exception("progress callback failed for %s", name)
 
+        async def on_created(info: TaskInfo) -> None:
+            detail = {
+                "task_id": info.task_id,
+                "ttl_ms": info.ttl_ms,
+                "poll_interval_ms": info.poll_interval_ms,
+            }
+            self._emit(ToolEvent("task", server=tool.server, tool=name, call_id=call_id, detail=detail))
+            if on_task is None:
+                return
+            try:
+                pending = on_task(info)
+                if inspect.isawaitable(pending):
+                    await pending
+            except Exception:
+                logger.exception("task callback failed for %s", name)
+
+        hooks = hooks or TaskHooks()
+        hooks.created, hooks.progress = on_created, on_progress
         self._emit(
             ToolEvent("started", server=tool.server, tool=name, call_id=call_id, detail={"arguments": args})
         )
@@ -373,12 +399,18 @@ class ToolRegistry:
                 progress=on_progress,
                 retry_on_disconnect=tool.read_only,  # running a read-only tool twice is harmless
                 meta=meta,
+                hooks=hooks,
             )
         except anyio.get_cancelled_exc_class():
             self._emit(ToolEvent("cancelled", server=tool.server, tool=name, call_id=call_id))
             raise
         except TimeoutError:
-            result = error_result(name, "timeout", f"the tool did not finish within {timeout:g} s")
+            if hooks.task is not None:
+                result = error_result(name, "timeout", "the task did not finish within its time to live")
+            else:
+                result = error_result(name, "timeout", f"the tool did not finish within {timeout:g} s")
+        except TaskFailed as exc:
+            result = error_result(name, "tool_error", str(exc))
         except ServerUnavailable as exc:
             result = error_result(name, "server_unavailable", f"server {tool.server!r} is unavailable: {exc}")
         except MCPError as exc:
@@ -393,6 +425,41 @@ class ToolRegistry:
         detail = {"images": len(result.images), "bytes": len(result.output.encode())}
         self._emit(ToolEvent("finished", server=tool.server, tool=name, call_id=call_id, detail=detail))
         return result
+
+    async def resume(
+        self,
+        server: str,
+        task_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        poll_interval_ms: int | None = None,
+        wait_s: float = 5.0,
+    ) -> ToolResult:
+        """Follow a task by its id to its end (one this process lost, or another started).
+
+        Like `call`, never raises for a tool problem: an unknown or expired task, or a server
+        that is not there, comes back as an error `ToolResult`. Cancelling sends `tasks/cancel`.
+        """
+        label = f"{server}__task"
+        connection = self._connections.get(server)
+        if connection is None:
+            return error_result(label, "server_unavailable", f"there is no server named {server!r}")
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            if progress is not None:
+                pending = progress(done, total, message)
+                if inspect.isawaitable(pending):
+                    await pending
+
+        hooks = TaskHooks(progress=on_progress, task=TaskInfo(task_id, "working", None, poll_interval_ms))
+        try:
+            outcome = await connection.resume_task(hooks, wait_s=wait_s)
+        except ServerUnavailable as exc:
+            return error_result(label, "server_unavailable", f"server {server!r} is unavailable: {exc}")
+        except (MCPError, TaskFailed) as exc:
+            message = exc.message if isinstance(exc, MCPError) else str(exc)
+            return error_result(label, "tool_error", message)
+        return tool_result(label, outcome)
 
     def _failed(
         self, name: str, tool: HostTool | None, call_id: str | None, result: ToolResult

@@ -140,8 +140,9 @@ class HostTool:
 
 
 ToolEventKind = Literal[
-    "started", "progress", "finished", "failed", "cancelled", "tools_changed", "server_restarted"
+    "started", "task", "progress", "finished", "failed", "cancelled", "tools_changed", "server_restarted"
 ]
+"""`task`: the server runs the call as an MCP task (detail: task_id, ttl_ms, poll_interval_ms)."""
 
 
 @dataclass(frozen=True)
