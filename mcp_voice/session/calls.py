@@ -41,6 +41,7 @@ from mcp_voice.session.presenter import HostCallView, Presenter
 from mcp_voice.session.sequencer import ResponseSequencer
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ToolResult
+from mcp_voice.tools.tasks import TaskInfo
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Call:
     cancelled: bool = False
     finished: bool = False
     last_note: float = 0.0
+    task_id: str | None = None
+    """The MCP task the server runs this call as (it outlives an upstream reconnect)."""
 
     @property
     def speak(self) -> bool:
@@ -170,7 +173,7 @@ class CallManager:
 
     async def _run(self, call: Call) -> None:
         view = call.view
-        progress = self._progress(call) if call.long_running and self._progress_updates else None
+        progress = self._progress(call) if self._progress_updates else None
         result: ToolResult | None = None
         try:
             with call.scope:
@@ -181,6 +184,7 @@ class CallManager:
                         call_id=view.call_id,
                         progress=progress,
                         meta=self._meta,
+                        on_task=lambda info: self._became_task(call, info),
                     )
             if result is None or call.cancelled:
                 await self._cancelled(call)
@@ -191,6 +195,25 @@ class CallManager:
             self._running.pop(view.item_id, None)
             if not self._running:
                 self._idle.set()
+
+    async def _became_task(self, call: Call, info: TaskInfo) -> None:
+        """The server runs the call as a task: it is long-running now, whatever its config said.
+
+        In `placeholder` mode a call not yet answered gets its placeholder at once (the client
+        sees it done, as for any long-running call); its result comes later as a note.
+        """
+        call.task_id = info.task_id
+        call.long_running = True
+        logger.debug("%s (%s) runs as task %s", call.view.tool.name, call.view.call_id, info.task_id)
+        if call.placeholder or call.finished or self._async_mode != "placeholder":
+            return
+        call.placeholder = True
+        view = call.view
+        output = running_output(view.tool, view.call_id)
+        item = await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
+        view.output = output
+        await self._sequencer.request_host([item], readback=self._readback)
+        await self._finish_for_client(call, ok=True)
 
     async def _deliver(self, call: Call, result: ToolResult) -> None:
         view = call.view
@@ -240,7 +263,9 @@ class CallManager:
     def _progress(self, call: Call) -> Callable[[float, float | None, str | None], Awaitable[Any]]:
         async def report(done: float, total: float | None, message: str | None) -> None:
             now = anyio.current_time()
-            if call.finished or call.cancelled or now - call.last_note < self._progress_interval_s:
+            if not call.long_running or call.finished or call.cancelled:
+                return
+            if now - call.last_note < self._progress_interval_s:
                 return
             call.last_note = now
             note = progress_note(call.view.tool, call.view.call_id, done, total, message)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,12 @@ async def _wait_listening(port: int, process: anyio.abc.Process) -> None:
 @pytest.fixture
 async def http_task_server(tmp_path: Path) -> AsyncIterator[HttpTaskServer]:
     """The task server in another process over streamable HTTP."""
+    async with start_http_task_server(tmp_path) as server:
+        yield server
+
+
+@asynccontextmanager
+async def start_http_task_server(tmp_path: Path) -> AsyncIterator[HttpTaskServer]:
     port = _free_port()
     env = {**os.environ, "TASK_EVENTS_DIR": str(tmp_path)}
     command = [sys.executable, str(SERVER), "http", str(port)]

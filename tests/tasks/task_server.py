@@ -60,6 +60,7 @@ def build() -> FastMCP:
 
 
 if __name__ == "__main__":
+    _mark(f"pid-{os.getpid()}")
     server = build()
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), show_banner=False)
