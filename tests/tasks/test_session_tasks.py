@@ -142,3 +142,21 @@ async def test_a_killed_server_gives_one_error_and_the_session_goes_on(tmp_path:
             await s.respond()
             await anyio.sleep(0.3)
             assert len(notes(s, item["call_id"], progress=False)) == 1
+
+
+async def test_the_session_ending_cancels_its_task(http_task_server: HttpTaskServer) -> None:
+    async with ToolRegistry([ServerSpec("tasks", http_task_server.url)]) as registry:
+        task_ids: list[str] = []
+        registry.add_event_listener(
+            lambda e: task_ids.append(e.detail["task_id"]) if e.kind == "task" else None
+        )
+        async with open_session(registry) as s:
+            await s.upstream("session.update")
+            await s.call_tool("tasks__slow_count", {"steps": 70, "delay_s": 0.2})
+            await s.upstream_item()
+            await wait_for_file(http_task_server.events / "started-70", 10)
+        # the session is over (its `keep` call included); the registry and the server live on
+        client = registry._connections["tasks"]._client
+        assert client is not None and len(task_ids) == 1
+        state = await get_task(client.session, task_ids[0])
+        assert state.status == "cancelled"
