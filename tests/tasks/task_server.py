@@ -3,7 +3,8 @@
 `python task_server.py` serves stdio; `python task_server.py http PORT` streamable HTTP.
 `slow_count(steps, delay_s)` runs as a task: it sleeps `steps` times, reporting progress each
 step, and returns "counted N". `TASK_EVENTS_DIR`, when set, gets a file per event the test
-cannot see otherwise (`started-<n>`, `cancelled-<n>`).
+cannot see otherwise (`started-<n><tag>`, `done-<n><tag>`, `cancelled-<n>`,
+holding the time).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,9 +24,10 @@ POLL = TaskConfig(mode="optional", poll_interval=timedelta(milliseconds=200))
 
 
 def _mark(name: str) -> None:
+    """A file named `name` holding the wall-clock time (bench/tasks.py reads it)."""
     folder = os.environ.get("TASK_EVENTS_DIR")
     if folder:
-        Path(folder, name).write_text("")
+        Path(folder, name).write_text(repr(time.time()))
 
 
 def build() -> FastMCP:
@@ -32,9 +35,11 @@ def build() -> FastMCP:
     mcp.add_extension(TasksExtension(url="memory://"))
 
     @mcp.tool(task=POLL)
-    async def slow_count(steps: int = 3, delay_s: float = 0.3, ctx: Context | None = None) -> str:
+    async def slow_count(
+        steps: int = 3, delay_s: float = 0.3, tag: str = "", ctx: Context | None = None
+    ) -> str:
         """Count slowly, reporting progress (a background task)."""
-        _mark(f"started-{steps}")
+        _mark(f"started-{steps}{tag}")
         try:
             for step in range(1, steps + 1):
                 await asyncio.sleep(delay_s)
@@ -43,6 +48,7 @@ def build() -> FastMCP:
         except asyncio.CancelledError:
             _mark(f"cancelled-{steps}")
             raise
+        _mark(f"done-{steps}{tag}")
         return f"counted {steps}"
 
     @mcp.tool(task=POLL)
