@@ -21,7 +21,7 @@ import anyio.lowlevel
 import httpx2
 import mcp.types as types
 from mcp import Client, MCPError
-from mcp.client.session import IncomingMessage
+from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
@@ -184,18 +184,40 @@ class ServerConnection:
     def _client_for(self, lost: anyio.Event) -> Client:
         target = self.spec.target
         handler = self._on_message
-        # Every connection offers the tasks extension: the server decides which calls become tasks.
-        extensions = [TasksExtension()]
+        # Every connection offers the tasks extension (the server decides which calls become
+        # tasks) and elicitation (questions go to the user); sampling is not offered, so the
+        # SDK refuses a sampling request ("Sampling not supported").
+        options: dict[str, Any] = {
+            "message_handler": handler,
+            "extensions": [TasksExtension()],
+            "elicitation_callback": self._elicit,
+        }
         if isinstance(target, str):
             transport: Any = _http_transport(target, dict(self.spec.headers))
-            return Client(_WatchedTransport(transport, lost), message_handler=handler, extensions=extensions)
+            return Client(_WatchedTransport(transport, lost), **options)
         if self.spec.kind == "stdio":
-            watched = _WatchedTransport(stdio_client(target), lost)  # type: ignore[arg-type]
-            return Client(watched, message_handler=handler, extensions=extensions)
+            return Client(_WatchedTransport(stdio_client(target), lost), **options)  # type: ignore[arg-type]
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"
-        return Client(target, message_handler=handler, mode=mode, extensions=extensions)
+        return Client(target, mode=mode, **options)
+
+    async def _elicit(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        """A server's question (2026 `input_required`, or a legacy `elicitation/create`): the call's.
+
+        An `input_required` round runs in the calling task, so its hooks are at hand. A legacy
+        request arrives on the connection's own task: it belongs to the one call in flight that
+        can ask; with none (or several) it is declined rather than put to the wrong user.
+        """
+        hooks = current_hooks.get()
+        if hooks is None:
+            asking = [h for h in self._inflight.values() if h is not None and h.ask is not None]
+            hooks = asking[0] if len(asking) == 1 else None
+        if hooks is None or hooks.ask is None:
+            return types.ElicitResult(action="decline")
+        return await hooks.ask(params)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect and stay connected until `close()`.

@@ -45,6 +45,8 @@ _NAMES_IN_ERRORS = 20
 """An unknown-tool error lists this many valid names, enough for the model to correct itself."""
 ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
 TaskCallback = Callable[[TaskInfo], Awaitable[None] | None]
+AskCallback = Callable[[types.ElicitRequestParams], Awaitable[types.ElicitResult]]
+"""Puts a server's question to the user (elicitation) and returns the answer."""
 """Told when the server answered a call with a task (its id, TTL, poll interval)."""
 
 
@@ -334,6 +336,8 @@ class ToolRegistry:
         meta: Mapping[str, Any] | None = None,
         on_task: TaskCallback | None = None,
         hooks: TaskHooks | None = None,
+        ask: AskCallback | None = None,
+        ask_timeout_s: float = 120.0,
     ) -> ToolResult:
         """Run one tool; every tool problem comes back as an error `ToolResult`, never an exception.
 
@@ -342,6 +346,8 @@ class ToolRegistry:
         context, for instance). `on_task` hears at once when the server runs the call as a task;
         the task's status messages then come as `progress`. `hooks` (optional) is the call's
         task record: after the call, `hooks.task` names the task and `hooks.gets` counts polls.
+        `ask` puts a question the server asks during the call (elicitation, form or URL mode) to
+        the user and returns the answer; without it, or after `ask_timeout_s`, it is declined.
         """
         tool = self._tools.get(name)
         if tool is None:
@@ -386,8 +392,20 @@ class ToolRegistry:
             except Exception:
                 logger.exception("task callback failed for %s", name)
 
+        async def on_ask(params: types.ElicitRequestParams) -> types.ElicitResult:
+            self._emit(
+                ToolEvent(
+                    "asked", server=tool.server, tool=name, call_id=call_id, detail={"mode": params.mode}
+                )
+            )
+            if ask is None:
+                return types.ElicitResult(action="decline")
+            with anyio.move_on_after(ask_timeout_s):
+                return await ask(params)
+            return types.ElicitResult(action="decline")  # nobody answered in time
+
         hooks = hooks or TaskHooks()
-        hooks.created, hooks.progress = on_created, on_progress
+        hooks.created, hooks.progress, hooks.ask = on_created, on_progress, on_ask
         self._emit(
             ToolEvent("started", server=tool.server, tool=name, call_id=call_id, detail={"arguments": args})
         )

@@ -105,6 +105,8 @@ class TaskHooks:
 
     created: Callable[[TaskInfo], Awaitable[None]] | None = None
     progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+    ask: Callable[[mcp_types.ElicitRequestParams], Awaitable[mcp_types.ElicitResult]] | None = None
+    """Puts a question the server asks during the call (elicitation) to the user; None: declined."""
     task: TaskInfo | None = None
     """Set once the server answered with a task: its id is what a resume needs."""
     gets: int = 0
