@@ -432,7 +432,10 @@ class ToolRegistry:
         except ServerUnavailable as exc:
             result = error_result(name, "server_unavailable", f"server {tool.server!r} is unavailable: {exc}")
         except MCPError as exc:
-            result = error_result(name, *_classify(exc, timeout))
+            if hooks.task is not None:  # e.g. a restarted server that no longer knows the task
+                result = error_result(name, "tool_error", f"the task was lost: {exc.message}")
+            else:
+                result = error_result(name, *_classify(exc, timeout))
         except Exception as exc:  # e.g. a response that fails validation: still an answer for the model
             logger.exception("call to %s failed", name)
             result = error_result(name, "tool_error", f"the call failed: {type(exc).__name__}: {exc}")

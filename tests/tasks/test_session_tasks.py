@@ -131,7 +131,7 @@ async def test_a_killed_server_gives_one_error_and_the_session_goes_on(tmp_path:
             (pid_file,) = [path async for path in anyio.Path(tmp_path).glob("pid-*")]
             os.kill(int(pid_file.name.removeprefix("pid-")), signal.SIGKILL)
             result = await next_system_note(s, progress=False)
-            assert item["call_id"] in result and "error" in result.lower()
+            assert item["call_id"] in result and "the task was lost" in result
             await s.upstream("response.create")
             await s.respond()
             # the server was restarted; the session's next call works
