@@ -10,26 +10,23 @@ any task borrow the current client; a call caught by a dying connection fails at
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from types import TracebackType
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import httpx2
 import mcp.types as types
 from mcp import Client, MCPError
 from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
 from mcp_voice.tools.tasks import TaskHooks, TasksExtension, current_hooks, follow_task
+from mcp_voice.tools.transport import WatchedTransport, http_transport
 
 if TYPE_CHECKING:
     from mcp.shared.dispatcher import ProgressFnT
@@ -47,72 +44,6 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 class ServerUnavailable(Exception):
     """The server is not connected (failed to start, crashed, or restarting)."""
-
-
-class _WatchedReadStream:
-    """A read stream that sets `lost` when the server's side ends (EOF or error)."""
-
-    def __init__(self, inner: Any, lost: anyio.Event) -> None:
-        self._inner = inner
-        self._lost = lost
-
-    async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._lost.set()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        # `last_context` and other optional extras of the SDK's context-aware streams.
-        return getattr(self._inner, name)
-
-
-class _WatchedTransport:
-    """Wraps a stream transport so the supervisor learns when the connection drops."""
-
-    def __init__(self, inner: Any, lost: anyio.Event) -> None:
-        self._inner = inner
-        self._lost = lost
-
-    async def __aenter__(self) -> tuple[Any, Any]:
-        read, write = await self._inner.__aenter__()
-        return _WatchedReadStream(read, self._lost), write
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        self._lost.set()
-        return await self._inner.__aexit__(exc_type, exc, tb)
-
-
-@asynccontextmanager
-async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
-    """Streamable HTTP with the spec's headers (the SDK's default client cannot take them)."""
-    timeout = httpx2.Timeout(30.0, read=300.0)
-    async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
-        async with streamable_http_client(url, http_client=http) as streams:
-            yield streams
 
 
 def _has_sync_tools(server: object) -> bool:
@@ -193,10 +124,10 @@ class ServerConnection:
             "elicitation_callback": self._elicit,
         }
         if isinstance(target, str):
-            transport: Any = _http_transport(target, dict(self.spec.headers))
-            return Client(_WatchedTransport(transport, lost), **options)
+            transport: Any = http_transport(target, dict(self.spec.headers))
+            return Client(WatchedTransport(transport, lost), **options)
         if self.spec.kind == "stdio":
-            return Client(_WatchedTransport(stdio_client(target), lost), **options)  # type: ignore[arg-type]
+            return Client(WatchedTransport(stdio_client(target), lost), **options)  # type: ignore[arg-type]
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"

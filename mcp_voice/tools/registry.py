@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, get_args
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,60 +23,26 @@ from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_TIMEOUT
 
 from mcp_voice.tools.connection import ServerConnection, ServerUnavailable
 from mcp_voice.tools.naming import assign_names
+from mcp_voice.tools.policy import PolicyHook, resolve_policy
 from mcp_voice.tools.results import error_result, tool_result
 from mcp_voice.tools.schema import SchemaError, to_realtime_schema
 from mcp_voice.tools.spec import (
-    META_LONG_RUNNING,
-    META_ON_BARGE_IN,
-    META_TIMEOUT_S,
-    BargeIn,
     HostTool,
     ServerSpec,
     ToolEvent,
-    ToolPolicy,
     ToolResult,
 )
 from mcp_voice.tools.tasks import TaskFailed, TaskHooks, TaskInfo
 
 logger = logging.getLogger(__name__)
 
-PolicyHook = Callable[[str, types.Tool, ToolPolicy], ToolPolicy | None]
 _NAMES_IN_ERRORS = 20
 """An unknown-tool error lists this many valid names, enough for the model to correct itself."""
 ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
 TaskCallback = Callable[[TaskInfo], Awaitable[None] | None]
+"""Told when the server answered a call with a task (its id, TTL, poll interval)."""
 AskCallback = Callable[[types.ElicitRequestParams], Awaitable[types.ElicitResult]]
 """Puts a server's question to the user (elicitation) and returns the answer."""
-"""Told when the server answered a call with a task (its id, TTL, poll interval)."""
-
-
-def resolve_policy(spec: ServerSpec, tool: types.Tool, hook: PolicyHook | None = None) -> ToolPolicy:
-    """Config, then the tool's `_meta`, then its annotations, then the hook (which has the last word)."""
-    policy = spec.base_policy(tool.name)
-    meta = tool.meta or {}
-    changes: dict[str, Any] = {}
-    long_running = meta.get(META_LONG_RUNNING)
-    if isinstance(long_running, bool):
-        changes["long_running"] = long_running
-    on_barge_in = meta.get(META_ON_BARGE_IN)
-    if on_barge_in in get_args(BargeIn):
-        changes["on_barge_in"] = on_barge_in
-    timeout_s = meta.get(META_TIMEOUT_S)
-    if isinstance(timeout_s, int | float) and not isinstance(timeout_s, bool) and timeout_s > 0:
-        changes["timeout_s"] = float(timeout_s)
-    if tool.annotations is not None and tool.annotations.destructive_hint is True:
-        changes["approval"] = True
-    if changes:
-        policy = ToolPolicy(**{**policy.__dict__, **changes})
-    if hook is not None:
-        try:
-            replaced = hook(spec.name, tool, policy)
-        except Exception:
-            logger.exception("tool_policy hook failed for %s/%s; keeping %s", spec.name, tool.name, policy)
-        else:
-            if isinstance(replaced, ToolPolicy):
-                policy = replaced
-    return policy
 
 
 def parse_arguments(arguments: Mapping[str, Any] | str | None) -> dict[str, Any]:
