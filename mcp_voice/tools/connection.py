@@ -25,7 +25,7 @@ from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
-from mcp_voice.tools.tasks import TaskHooks, TasksExtension, current_hooks, follow_task
+from mcp_voice.tools.tasks import CallHooks, TasksExtension, current_hooks, follow_task
 from mcp_voice.tools.transport import WatchedTransport, http_transport
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class ServerConnection:
         self._gave_up = False
         self._tools_dirty = anyio.Event()
         self._limiter = anyio.CapacityLimiter(max(1, spec.max_concurrency))
-        self._inflight: dict[anyio.CancelScope, TaskHooks | None] = {}
+        self._inflight: dict[anyio.CancelScope, CallHooks | None] = {}
         self._scope: anyio.CancelScope | None = None
 
     @property
@@ -291,7 +291,7 @@ class ServerConnection:
         progress: ProgressFn | None = None,
         retry_on_disconnect: bool = False,
         meta: Mapping[str, Any] | None = None,
-        hooks: TaskHooks | None = None,
+        hooks: CallHooks | None = None,
     ) -> types.CallToolResult:
         """Call one tool.
 
@@ -304,7 +304,7 @@ class ServerConnection:
         TTL; `hooks` hear of it. A connection lost under a task resumes it on the restarted
         server by its id rather than calling again.
         """
-        hooks = hooks or TaskHooks()
+        hooks = hooks or CallHooks()
         with anyio.fail_after(timeout_s) as hooks.scope:
             async with self._limiter:
                 stale: Client | None = None
@@ -323,7 +323,7 @@ class ServerConnection:
                         current_hooks.reset(token)
 
     async def resume_task(
-        self, hooks: TaskHooks, *, wait_s: float = RECONNECT_WAIT_S
+        self, hooks: CallHooks, *, wait_s: float = RECONNECT_WAIT_S
     ) -> types.CallToolResult:
         """Follow a task this or another process started (`hooks.task` names it) to its end."""
         assert hooks.task is not None, "resume_task needs the task's id"
@@ -335,7 +335,7 @@ class ServerConnection:
             except ServerUnavailable:
                 stale = client
 
-    async def _follow_once(self, client: Client, hooks: TaskHooks) -> types.CallToolResult:
+    async def _follow_once(self, client: Client, hooks: CallHooks) -> types.CallToolResult:
         assert hooks.task is not None
         lost = self._lost
         hooks.detached = False

@@ -32,7 +32,7 @@ from mcp_voice.tools.spec import (
     ToolEvent,
     ToolResult,
 )
-from mcp_voice.tools.tasks import TaskFailed, TaskHooks, TaskInfo
+from mcp_voice.tools.tasks import CallHooks, TaskFailed, TaskInfo
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ class ToolRegistry:
         timeout_s: float | None = None,
         meta: Mapping[str, Any] | None = None,
         on_task: TaskCallback | None = None,
-        hooks: TaskHooks | None = None,
+        hooks: CallHooks | None = None,
         ask: AskCallback | None = None,
         ask_timeout_s: float = 120.0,
     ) -> ToolResult:
@@ -370,7 +370,7 @@ class ToolRegistry:
                 return await ask(params)
             return types.ElicitResult(action="decline")  # nobody answered in time
 
-        hooks = hooks or TaskHooks()
+        hooks = hooks or CallHooks()
         hooks.created, hooks.progress, hooks.ask = on_created, on_progress, on_ask
         self._emit(
             ToolEvent("started", server=tool.server, tool=name, call_id=call_id, detail={"arguments": args})
@@ -438,7 +438,7 @@ class ToolRegistry:
                 if inspect.isawaitable(pending):
                     await pending
 
-        hooks = TaskHooks(progress=on_progress, task=TaskInfo(task_id, "working", None, poll_interval_ms))
+        hooks = CallHooks(progress=on_progress, task=TaskInfo(task_id, "working", None, poll_interval_ms))
         try:
             outcome = await connection.resume_task(hooks, wait_s=wait_s)
         except ServerUnavailable as exc:

@@ -6,7 +6,7 @@ extension and claims the `resultType: "task"` answer to `tools/call`; its resolv
 task with `tasks/get` (at most one per `pollIntervalMs`, within `ttlMs`) and returns the task's
 final result as an ordinary `CallToolResult`, so every caller of `call_tool` gets tasks for free.
 
-A call learns it became a task through the `TaskHooks` of the running call (a context variable
+A call learns it became a task through the `CallHooks` of the running call (a context variable
 the connection sets around `call_tool`): `created` as soon as the server answers, `progress` on
 each new status message. Cancelling the caller sends `tasks/cancel`. `follow_task` also resumes
 a task by id on any session (after a reconnect, or in another process).
@@ -100,8 +100,8 @@ class TaskInfo:
 
 
 @dataclass
-class TaskHooks:
-    """One running call's view of its task (set by the caller, filled by the resolver)."""
+class CallHooks:
+    """One running call's hooks: its task (filled by the resolver) and its questions (`ask`)."""
 
     created: Callable[[TaskInfo], Awaitable[None]] | None = None
     progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
@@ -131,7 +131,7 @@ class TaskHooks:
             await self.progress(float(self.updates), None, message)
 
 
-current_hooks: contextvars.ContextVar[TaskHooks | None] = contextvars.ContextVar(
+current_hooks: contextvars.ContextVar[CallHooks | None] = contextvars.ContextVar(
     "mcp_voice_task_hooks", default=None
 )
 """The running call's hooks; the connection sets it around `call_tool`."""
@@ -157,7 +157,7 @@ class TasksExtension(ClientExtension):
         )
 
     async def _resolve(self, created: CreatedTask, ctx: ClaimContext) -> CallToolResult:
-        hooks = current_hooks.get() or TaskHooks()
+        hooks = current_hooks.get() or CallHooks()
         info = TaskInfo(created.task_id, created.status, created.ttl_ms, created.poll_interval_ms)
         logger.debug("tools/call %s became task %s", ctx.tool_name, info.task_id)
         await hooks.became_task(info)
@@ -183,7 +183,7 @@ async def cancel_task(session: ClientSession, task_id: str) -> None:
 
 
 async def follow_task(
-    session: ClientSession, info: TaskInfo, hooks: TaskHooks | None = None
+    session: ClientSession, info: TaskInfo, hooks: CallHooks | None = None
 ) -> CallToolResult:
     """Poll a task to its end and return its result; cancelling the caller cancels the task.
 
@@ -191,7 +191,7 @@ async def follow_task(
     per interval after that (the interval each answer names). A failed or cancelled task
     comes back as an error result saying so.
     """
-    hooks = hooks or TaskHooks()
+    hooks = hooks or CallHooks()
     interval = _poll_s(info.poll_interval_ms)
     deadline = anyio.current_time() + info.ttl_ms / 1000 if info.ttl_ms else None
     last_message: str | None = None

@@ -10,7 +10,7 @@ import pytest
 from mcp import StdioServerParameters
 
 from mcp_voice.tools import ServerSpec, ToolRegistry
-from mcp_voice.tools.tasks import TaskHooks, TaskInfo
+from mcp_voice.tools.tasks import CallHooks, TaskInfo
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,7 @@ async def test_the_filesystem_search_runs_as_a_task_over_stdio(tmp_path: Path) -
     async with ToolRegistry([ServerSpec("fs", params)]) as registry:
         assert registry.errors == {}
         tasks: list[TaskInfo] = []
-        hooks = TaskHooks()
+        hooks = CallHooks()
         result = await registry.call(
             "fs__search_files", {"content": "needle"}, on_task=tasks.append, hooks=hooks
         )

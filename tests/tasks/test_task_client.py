@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from mcp_voice.tools import ServerSpec, ToolRegistry
-from mcp_voice.tools.tasks import TaskHooks, TaskInfo, get_task
+from mcp_voice.tools.tasks import CallHooks, TaskInfo, get_task
 from tests.tasks.conftest import HttpTaskServer, task_stdio
 from tests.tools.conftest import wait_for_file
 
@@ -20,7 +20,7 @@ async def test_a_task_call_is_announced_reports_progress_and_returns_its_result(
         assert registry.errors == {}
         created: list[tuple[float, TaskInfo]] = []
         progress: list[str | None] = []
-        hooks = TaskHooks()
+        hooks = CallHooks()
         started = anyio.current_time()
 
         def on_task(info: TaskInfo) -> None:
@@ -54,7 +54,7 @@ async def test_a_failed_task_is_an_error_result(tmp_path: Path) -> None:
 
 async def test_cancelling_the_caller_cancels_the_task_at_the_server(http_task_server: HttpTaskServer) -> None:
     async with ToolRegistry([ServerSpec("tasks", http_task_server.url)]) as registry:
-        hooks = TaskHooks()
+        hooks = CallHooks()
         async with anyio.create_task_group() as group:
             group.start_soon(
                 lambda: registry.call("tasks__slow_count", {"steps": 50, "delay_s": 0.2}, hooks=hooks)
@@ -75,7 +75,7 @@ async def test_cancelling_the_caller_cancels_the_task_at_the_server(http_task_se
 
 async def test_another_registry_resumes_a_task_by_its_id(http_task_server: HttpTaskServer) -> None:
     async with ToolRegistry([ServerSpec("tasks", http_task_server.url)]) as first:
-        hooks = TaskHooks()
+        hooks = CallHooks()
         created = anyio.Event()
         async with anyio.create_task_group() as group:
 
