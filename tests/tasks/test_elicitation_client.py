@@ -17,6 +17,9 @@ from mcp_voice.tools import ServerSpec, ToolRegistry
 pytestmark = pytest.mark.anyio
 
 
+SECRET_URL = "https://auth.example.com/login?token=s3cr3t"
+
+
 class Name(BaseModel):
     name: str
 
@@ -39,6 +42,19 @@ def build() -> MCPServer:
         if result.action != "accept" or not result.content:
             return f"no name ({result.action})"
         return f"hello {result.content['name']}"
+
+    @server.tool()
+    async def sign_in(ctx: Context) -> str | mcp_types.InputRequiredResult:
+        """Send the user to a sign-in page (URL mode)."""
+        answer = (ctx.input_responses or {}).get("login")
+        if answer is None:
+            question = mcp_types.ElicitRequest(
+                params=mcp_types.ElicitRequestURLParams(
+                    message="Sign in to the calendar.", url=SECRET_URL, elicitation_id="el-1"
+                )
+            )
+            return mcp_types.InputRequiredResult(input_requests={"login": question})
+        return f"sign-in {mcp_types.ElicitResult.model_validate(answer).action}"
 
     return server
 
