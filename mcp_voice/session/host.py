@@ -398,8 +398,9 @@ class SessionHost:
             await self.questions.answer(view)
             await self.calls.show_done(view, output_index, ok=view.error is None)
         elif view.tool.policy.approval and not self.settings.auto_approve:
-            if self.presenter.hidden:  # the client is never shown the question, so cannot say yes
-                await self.calls.decline(view, output_index, "approval needs a client that sees host calls")
+            if self.presenter.hidden:  # the client is never shown the request: the user is asked aloud
+                timeout_s = self.settings.elicitation_timeout_s
+                self._spawn(self.approvals.ask_aloud, self.questions, view, output_index, timeout_s)
             else:
                 await self.approvals.ask(view, output_index)
         else:
