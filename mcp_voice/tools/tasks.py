@@ -84,6 +84,15 @@ class GetTaskRequest(mcp_types.Request[TaskIdParams, Literal["tasks/get"]]):
     params: TaskIdParams
 
 
+class UpdateTaskParams(TaskIdParams):
+    input_responses: dict[str, Any] = Field(serialization_alias="inputResponses")
+
+
+class UpdateTaskRequest(mcp_types.Request[UpdateTaskParams, Literal["tasks/update"]]):
+    method: Literal["tasks/update"] = "tasks/update"
+    params: UpdateTaskParams
+
+
 class CancelTaskRequest(mcp_types.Request[TaskIdParams, Literal["tasks/cancel"]]):
     method: Literal["tasks/cancel"] = "tasks/cancel"
     params: TaskIdParams
@@ -210,14 +219,28 @@ async def follow_task(
             if state.status in TERMINAL:
                 return _final(state)
             if state.status == "input_required":
-                # A task that asks for input would park for ever; it cannot be answered here.
-                await _cancel_quietly(session, info.task_id)
-                raise TaskFailed("the task asked for input, which this host cannot give to a task")
+                await _answer(session, info.task_id, state.input_requests or {}, hooks)
+                interval = MIN_POLL_S  # the next leg starts at once: look again soon
     except anyio.get_cancelled_exc_class():
         if not hooks.detached:  # the caller left: the task ends too
             with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_WAIT_S):
                 await _cancel_quietly(session, info.task_id)
         raise
+
+
+async def _answer(session: ClientSession, task_id: str, requests: dict[str, Any], hooks: CallHooks) -> None:
+    """A task waiting for input: each question goes to `hooks.ask`; the answers go back by `tasks/update`."""
+    responses: dict[str, Any] = {}
+    for key, payload in requests.items():
+        method = payload.get("method") if isinstance(payload, dict) else None
+        if method != "elicitation/create" or hooks.ask is None:
+            await _cancel_quietly(session, task_id)
+            raise TaskFailed(f"the task asked for input ({method}) that this host cannot give")
+        params = mcp_types.ElicitRequest.model_validate(payload).params
+        answer = await hooks.ask(params)
+        responses[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+    request = UpdateTaskRequest(params=UpdateTaskParams(task_id=task_id, input_responses=responses))
+    await session.send_request(request, Result, request_read_timeout_seconds=REQUEST_TIMEOUT_S)
 
 
 async def _cancel_quietly(session: ClientSession, task_id: str) -> None:

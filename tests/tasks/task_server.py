@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import mcp_types
 from fastmcp import Context, FastMCP
 from fastmcp.utilities.tasks import TaskConfig
 from fastmcp_tasks import TasksExtension
@@ -56,6 +57,21 @@ def build() -> FastMCP:
         """Fail after a moment (a background task)."""
         await asyncio.sleep(0.2)
         raise RuntimeError(reason)
+
+    @mcp.tool(task=POLL)
+    async def ask_name(ctx: Context) -> str | mcp_types.InputRequiredResult:
+        """Ask the user's name, as a task (it parks in input_required until answered)."""
+        answer = (ctx.input_responses or {}).get("name")
+        if answer is None:
+            schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+            params = mcp_types.ElicitRequestFormParams(message="What is your name?", requested_schema=schema)
+            return mcp_types.InputRequiredResult(
+                input_requests={"name": mcp_types.ElicitRequest(params=params)}
+            )
+        result = mcp_types.ElicitResult.model_validate(answer)
+        if result.action != "accept" or not result.content:
+            return f"no name ({result.action})"
+        return f"hello {result.content['name']}"
 
     @mcp.tool
     async def quick(text: str = "hi") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import mcp_types
 import pytest
 
 from mcp_voice.tools import ServerSpec, ToolRegistry
@@ -95,3 +96,18 @@ async def test_another_registry_resumes_a_task_by_its_id(http_task_server: HttpT
             assert "counted 3" in resumed.output and not resumed.is_error
         missing = await first.resume("tasks", "no-such-task")
         assert missing.is_error and "not found" in missing.output
+
+
+async def test_a_task_waiting_for_input_is_answered_through_ask(tmp_path: Path) -> None:
+    async with ToolRegistry([ServerSpec("tasks", task_stdio(tmp_path))]) as registry:
+        asked: list[str] = []
+
+        async def ask(params: mcp_types.ElicitRequestParams) -> mcp_types.ElicitResult:
+            asked.append(params.message)
+            return mcp_types.ElicitResult(action="accept", content={"name": "Ada"})
+
+        tasks: list[TaskInfo] = []
+        result = await registry.call("tasks__ask_name", {}, ask=ask, on_task=tasks.append)
+        assert result.output == "hello Ada" and asked == ["What is your name?"] and len(tasks) == 1
+        declined = await registry.call("tasks__ask_name", {})  # nobody to ask: declined
+        assert declined.output == "no name (decline)"
