@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,6 +17,7 @@ from mcp_voice.session import HostSettings
 from mcp_voice.session.questions import ANSWER_TOOL, URL_EVENT
 from mcp_voice.tools import ServerSpec, ToolRegistry
 from tests.session.wire import Session, function_call_item, open_session
+from tests.tasks.conftest import task_stdio
 from tests.tasks.test_elicitation_client import SECRET_URL, build, build_legacy
 
 pytestmark = pytest.mark.anyio
@@ -111,3 +113,21 @@ async def test_a_url_is_never_spoken_it_goes_to_the_client(registry: ToolRegistr
         assert len(links) == 1 and links[0]["url"] == SECRET_URL and links[0]["message"]
         upstream_text = json.dumps(s.sent("upstream"))
         assert SECRET_URL not in upstream_text and "auth.example.com" not in upstream_text
+
+
+async def test_a_task_that_asks_is_answered_aloud(tmp_path: Path) -> None:
+    """fastmcp-tasks: the task parks in input_required; the spoken answer goes back by tasks/update."""
+    async with ToolRegistry([ServerSpec("tasks", task_stdio(tmp_path))]) as registry:
+        async with open_session(registry) as s:
+            await s.upstream("session.update")
+            await s.call_tool("tasks__ask_name", {})
+            placeholder = await upstream_until(
+                s, lambda e: (e.get("item") or {}).get("type") == "function_call_output"
+            )
+            assert json.loads(placeholder["item"]["output"])["status"] == "running"
+            note = system_text(await upstream_until(s, lambda e: "asks the user" in system_text(e)))
+            question_id = note.split('question_id "', 1)[1].split('"', 1)[0]
+            arguments = json.dumps({"question_id": question_id, "answer": {"name": "Ada"}})
+            await s.respond(function_call_item(ANSWER_TOOL, arguments))
+            result = system_text(await upstream_until(s, lambda e: "has finished" in system_text(e)))
+            assert "hello Ada" in result
