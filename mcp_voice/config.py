@@ -102,6 +102,8 @@ class SessionConfig(_Table):
     async_mode: Literal["placeholder", "deferred"] = "placeholder"
     progress_updates: bool = True
     progress_interval_s: PositiveFloat = 5.0
+    elicitation_timeout_s: PositiveFloat = 120.0
+    """A question a tool asks the user that has no answer by then is declined."""
     auto_approve: bool = False
     allow_client_servers: bool = True
     """Whether a client's `mcp_server` entry naming an unknown http(s) URL makes the host connect

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.keys import Authenticator, offered_credentials
 from mcp_voice.serve.origin import HostPolicy, OriginGuard
+from mcp_voice.serve.plugin_tasks import serve_tasks
 from mcp_voice.tools.spec import ServerSpec
 
 
@@ -60,7 +61,19 @@ async def run_stdio(servers: dict[str, MCPServer]) -> None:
     if len(servers) != 1:
         names = ", ".join(servers)
         raise PluginServerError(f"stdio carries one server: choose one with --server ({names}) or use HTTP")
-    await next(iter(servers.values())).run_stdio_async()
+    async with _tasks_served(servers):
+        await next(iter(servers.values())).run_stdio_async()
+
+
+@contextlib.asynccontextmanager
+async def _tasks_served(servers: dict[str, MCPServer]) -> AsyncIterator[None]:
+    """Long-running tools become MCP tasks (plugin_tasks.py), running in here."""
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers.values():
+            extension = serve_tasks(server)
+            if extension is not None:
+                await stack.enter_async_context(extension.running())
+        yield
 
 
 class BearerGuard:
@@ -123,12 +136,13 @@ async def run_http(
     log_level: str = "warning",
 ) -> None:
     """Serve until SIGINT/SIGTERM; prints one line per endpoint when ready."""
-    app, paths = http_app(servers, host=host, keys=keys, policy=policy)
-    config = uvicorn.Config(
-        app, lifespan="on", log_config=None, log_level=log_level, access_log=False, **uvicorn_limits()
-    )
-    server = _Announcing(config, [_url(host, sock, path) for path in paths], out)
-    await server.serve(sockets=[sock])
+    async with _tasks_served(servers):
+        app, paths = http_app(servers, host=host, keys=keys, policy=policy)
+        config = uvicorn.Config(
+            app, lifespan="on", log_config=None, log_level=log_level, access_log=False, **uvicorn_limits()
+        )
+        server = _Announcing(config, [_url(host, sock, path) for path in paths], out)
+        await server.serve(sockets=[sock])
 
 
 def _url(host: str, sock: socket.socket, path: str) -> str:

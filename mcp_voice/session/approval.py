@@ -1,8 +1,10 @@
-"""Approval: a tool marked `approval` (destructive tools are) runs only after the client says yes.
+"""Approval: a tool marked `approval` (destructive tools are) runs only after the user says yes.
 
 The host asks with an `mcp_approval_request` item (the hosted-MCP shape clients already handle)
 and waits for the client's `mcp_approval_response`, which it answers itself instead of
-forwarding. A decline tells the model the user said no, and the model says so.
+forwarding. A client that is shown no host calls (`hidden`) cannot answer one: there the
+question is asked aloud instead, on the same path as a question a tool asks (questions.py).
+A decline tells the model the user said no, and the model says so.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import mcp_types
+
 from mcp_voice.protocol.events import new_item_id
 from mcp_voice.session.items import item_added, item_done
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import HostCallView
+from mcp_voice.session.questions import Questions
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +59,23 @@ class ApprovalGate:
         }
         await self._out.client(item_added(item))
         await self._out.client(item_done(item))
+
+    async def ask_aloud(
+        self, questions: Questions, view: HostCallView, output_index: int, timeout_s: float
+    ) -> None:
+        """Ask the user by voice whether the call may run (no answer in time: declined)."""
+        message = (
+            f"May {view.tool.name} run with arguments {view.arguments or '{}'}? It needs the user's "
+            "approval. Approving is answering with an empty answer object."
+        )
+        params = mcp_types.ElicitRequestFormParams(message=message, requested_schema={"type": "object"})
+        result = mcp_types.ElicitResult(action="decline")
+        with anyio.move_on_after(timeout_s):
+            result = await questions.ask(view, params)
+        if result.action == "accept":
+            await self._approve(view, output_index)
+        else:
+            await self._decline(view, output_index, "the user did not approve")
 
     def owns(self, event: Event) -> bool:
         """A client `conversation.item.create` answering one of the host's requests."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcp_voice.protocol.events import new_item_id
 from mcp_voice.session.feed import ClientFeed
@@ -38,9 +39,11 @@ from mcp_voice.session.items import (
 from mcp_voice.session.limits import truncate_output
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import HostCallView, Presenter
+from mcp_voice.session.questions import Questions
 from mcp_voice.session.sequencer import ResponseSequencer
-from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.tools.registry import AskCallback, ToolRegistry
 from mcp_voice.tools.spec import ToolResult
+from mcp_voice.tools.tasks import TaskInfo
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class Call:
     cancelled: bool = False
     finished: bool = False
     last_note: float = 0.0
+    task_id: str | None = None
+    """The MCP task the server runs this call as (it outlives an upstream reconnect)."""
 
     @property
     def speak(self) -> bool:
@@ -89,8 +94,12 @@ class CallManager:
         meta: dict[str, Any] | None = None,
         max_calls: int | None = None,
         max_result_chars: int | None = None,
+        questions: Questions | None = None,
+        ask_timeout_s: float = 120.0,
     ) -> None:
         self._registry = registry
+        self._questions = questions
+        self._ask_timeout_s = ask_timeout_s
         self._limit = anyio.CapacityLimiter(max_calls) if max_calls else None
         """This session's share of the tool servers: its calls beyond it wait, not other sessions'."""
         self._max_result_chars = max_result_chars
@@ -170,7 +179,7 @@ class CallManager:
 
     async def _run(self, call: Call) -> None:
         view = call.view
-        progress = self._progress(call) if call.long_running and self._progress_updates else None
+        progress = self._progress(call) if self._progress_updates else None
         result: ToolResult | None = None
         try:
             with call.scope:
@@ -181,6 +190,9 @@ class CallManager:
                         call_id=view.call_id,
                         progress=progress,
                         meta=self._meta,
+                        on_task=lambda info: self._became_task(call, info),
+                        ask=self._ask(call),
+                        ask_timeout_s=self._ask_timeout_s,
                     )
             if result is None or call.cancelled:
                 await self._cancelled(call)
@@ -191,6 +203,49 @@ class CallManager:
             self._running.pop(view.item_id, None)
             if not self._running:
                 self._idle.set()
+
+    async def _became_task(self, call: Call, info: TaskInfo) -> None:
+        """The server runs the call as a task: it is long-running now, whatever its config said."""
+        call.task_id = info.task_id
+        logger.debug("%s (%s) runs as task %s", call.view.tool.name, call.view.call_id, info.task_id)
+        await self._to_background(call)
+
+    async def _to_background(self, call: Call) -> None:
+        """A call that turned out long (a task, a question for the user) goes on in the background.
+
+        In `placeholder` mode a call not yet answered gets its placeholder at once (the client
+        sees it done, as for any long-running call, and the response it held goes on); its
+        result comes later as a note.
+        """
+        call.long_running = True
+        if call.placeholder or call.finished or self._async_mode != "placeholder":
+            return
+        call.placeholder = True
+        view = call.view
+        output = running_output(view.tool, view.call_id)
+        item = await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
+        view.output = output
+        await self._sequencer.request_host([item], readback=self._readback)
+        await self._finish_for_client(call, ok=True)
+
+    def _ask(self, call: Call) -> AskCallback | None:
+        questions = self._questions
+        if questions is None:
+            return None
+
+        async def ask(params: ElicitRequestParams) -> ElicitResult:
+            await self._to_background(call)  # the question is spoken while the call waits
+            return await questions.ask(call.view, params)
+
+        return ask
+
+    async def show_done(self, view: HostCallView, output_index: int, *, ok: bool) -> None:
+        """A host tool the session answers itself (the answer tool): shown done to the client."""
+        view.owned = True
+        view.output_index = output_index
+        await self._feed.close_call(
+            view.response_id, view.item_id, self._presenter.call_finished(view, ok=ok)
+        )
 
     async def _deliver(self, call: Call, result: ToolResult) -> None:
         view = call.view
@@ -240,7 +295,9 @@ class CallManager:
     def _progress(self, call: Call) -> Callable[[float, float | None, str | None], Awaitable[Any]]:
         async def report(done: float, total: float | None, message: str | None) -> None:
             now = anyio.current_time()
-            if call.finished or call.cancelled or now - call.last_note < self._progress_interval_s:
+            if not call.long_running or call.finished or call.cancelled:
+                return
+            if now - call.last_note < self._progress_interval_s:
                 return
             call.last_note = now
             note = progress_note(call.view.tool, call.view.call_id, done, total, message)

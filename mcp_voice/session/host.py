@@ -25,11 +25,13 @@ from mcp_voice.session.feed import ClientFeed
 from mcp_voice.session.limits import CLOSE_TOO_BIG, EventRate, queue_error, rate_error, size_error
 from mcp_voice.session.outbox import Outbox
 from mcp_voice.session.presenter import Presenter
+from mcp_voice.session.questions import Questions
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
 from mcp_voice.session.settings import HostSettings
 from mcp_voice.session.tools import SessionTools
 from mcp_voice.tools.client_urls import ClientServerPolicy
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.tools.spec import HostTool
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class SessionHost:
             readback_wait_s=settings.readback_wait_s,
             later=self._later,
         )
+        self.questions = Questions(self.outbox, self.sequencer, self._show_tool)
         self.calls = CallManager(
             registry,
             self.outbox,
@@ -112,6 +115,8 @@ class SessionHost:
             meta={META_CALL: self.context.meta()},
             max_calls=settings.max_session_calls,
             max_result_chars=settings.max_result_chars,
+            questions=self.questions,
+            ask_timeout_s=settings.elicitation_timeout_s,
         )
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
@@ -236,6 +241,10 @@ class SessionHost:
         }
         self.presenter.session_update_sent(event_id, by_client=False)
         await self.outbox.host(event)
+
+    async def _show_tool(self, tool: HostTool, shown: bool) -> None:
+        self.tools.show(tool, shown)
+        await self._send_tools()
 
     async def _tools_problem(self, message: str) -> None:
         """A client's tools entry failed after its update was taken (a server that did not connect)."""
@@ -397,9 +406,13 @@ class SessionHost:
         view.response_id = str(event.get("response_id") or "")
         view.output_index = output_index
         view.owned = True
-        if view.tool.policy.approval and not self.settings.auto_approve:
-            if self.presenter.hidden:  # the client is never shown the question, so cannot say yes
-                await self.calls.decline(view, output_index, "approval needs a client that sees host calls")
+        if self.questions.owns(view.tool.name):
+            await self.questions.answer(view)
+            await self.calls.show_done(view, output_index, ok=view.error is None)
+        elif view.tool.policy.approval and not self.settings.auto_approve:
+            if self.presenter.hidden:  # the client is never shown the request: the user is asked aloud
+                timeout_s = self.settings.elicitation_timeout_s
+                self._spawn(self.approvals.ask_aloud, self.questions, view, output_index, timeout_s)
             else:
                 await self.approvals.ask(view, output_index)
         else:

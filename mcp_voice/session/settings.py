@@ -48,5 +48,7 @@ class HostSettings:
     pass straight through (bounded by `max_message_bytes` and the upstream's own pace)."""
     max_message_bytes: int = 16 * 2**20
     """A bigger client message gets an `error`, then close 1009. Realtime allows 15 MiB of audio."""
+    elicitation_timeout_s: float = 120.0
+    """A question a tool asks the user (elicitation) that has no answer by then is declined."""
     max_result_chars: int = 100_000
     """A tool result injected into the conversation is cut to this many characters, saying so."""

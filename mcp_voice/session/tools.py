@@ -102,20 +102,29 @@ class SessionTools:
         """Servers this session connected: client label -> registry name."""
         self._labels: dict[str, str] = {}
         self._host: dict[str, HostTool] = {}
+        self._session_tools: dict[str, HostTool] = {}
+        """Tools the session answers itself (not MCP), by name."""
         self.refresh()
 
     # -- views ----------------------------------------------------------------------------------
 
     def lookup(self, name: str) -> HostTool | None:
         """The host tool the model may call by `name` in this session."""
-        return self._host.get(name)
+        return self._host.get(name) or self._session_tools.get(name)
+
+    def show(self, tool: HostTool, shown: bool) -> None:
+        """Add (or remove) a tool the session itself answers, e.g. the question answer tool."""
+        if shown:
+            self._session_tools[tool.name] = tool
+        else:
+            self._session_tools.pop(tool.name, None)
 
     def label(self, tool: HostTool) -> str:
         """The `server_label` the client knows the tool's server by."""
         return self._labels.get(tool.server, tool.server)
 
     def upstream_tools(self) -> list[Event]:
-        host = [tool.function_tool() for tool in self._host.values()]
+        host = [tool.function_tool() for tool in (*self._host.values(), *self._session_tools.values())]
         return host + self._functions + self._passthrough
 
     def client_view(self) -> list[Event]:

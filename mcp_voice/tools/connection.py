@@ -10,25 +10,23 @@ any task borrow the current client; a call caught by a dying connection fails at
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from types import TracebackType
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import httpx2
 import mcp.types as types
 from mcp import Client, MCPError
-from mcp.client.session import IncomingMessage
+from mcp.client.session import ClientRequestContext, IncomingMessage
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
+from mcp_voice.tools.tasks import CallHooks, TasksExtension, current_hooks, follow_task
+from mcp_voice.tools.transport import WatchedTransport, http_transport
 
 if TYPE_CHECKING:
     from mcp.shared.dispatcher import ProgressFnT
@@ -46,72 +44,6 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 
 class ServerUnavailable(Exception):
     """The server is not connected (failed to start, crashed, or restarting)."""
-
-
-class _WatchedReadStream:
-    """A read stream that sets `lost` when the server's side ends (EOF or error)."""
-
-    def __init__(self, inner: Any, lost: anyio.Event) -> None:
-        self._inner = inner
-        self._lost = lost
-
-    async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._lost.set()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        # `last_context` and other optional extras of the SDK's context-aware streams.
-        return getattr(self._inner, name)
-
-
-class _WatchedTransport:
-    """Wraps a stream transport so the supervisor learns when the connection drops."""
-
-    def __init__(self, inner: Any, lost: anyio.Event) -> None:
-        self._inner = inner
-        self._lost = lost
-
-    async def __aenter__(self) -> tuple[Any, Any]:
-        read, write = await self._inner.__aenter__()
-        return _WatchedReadStream(read, self._lost), write
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        self._lost.set()
-        return await self._inner.__aexit__(exc_type, exc, tb)
-
-
-@asynccontextmanager
-async def _http_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
-    """Streamable HTTP with the spec's headers (the SDK's default client cannot take them)."""
-    timeout = httpx2.Timeout(30.0, read=300.0)
-    async with httpx2.AsyncClient(headers=headers, timeout=timeout) as http:
-        async with streamable_http_client(url, http_client=http) as streams:
-            yield streams
 
 
 def _has_sync_tools(server: object) -> bool:
@@ -160,7 +92,7 @@ class ServerConnection:
         self._gave_up = False
         self._tools_dirty = anyio.Event()
         self._limiter = anyio.CapacityLimiter(max(1, spec.max_concurrency))
-        self._inflight: set[anyio.CancelScope] = set()
+        self._inflight: dict[anyio.CancelScope, CallHooks | None] = {}
         self._scope: anyio.CancelScope | None = None
 
     @property
@@ -183,15 +115,40 @@ class ServerConnection:
     def _client_for(self, lost: anyio.Event) -> Client:
         target = self.spec.target
         handler = self._on_message
+        # Every connection offers the tasks extension (the server decides which calls become
+        # tasks) and elicitation (questions go to the user); sampling is not offered, so the
+        # SDK refuses a sampling request ("Sampling not supported").
+        options: dict[str, Any] = {
+            "message_handler": handler,
+            "extensions": [TasksExtension()],
+            "elicitation_callback": self._elicit,
+        }
         if isinstance(target, str):
-            transport: Any = _http_transport(target, dict(self.spec.headers))
-            return Client(_WatchedTransport(transport, lost), message_handler=handler)
+            transport: Any = http_transport(target, dict(self.spec.headers))
+            return Client(WatchedTransport(transport, lost), **options)
         if self.spec.kind == "stdio":
-            return Client(_WatchedTransport(stdio_client(target), lost), message_handler=handler)  # type: ignore[arg-type]
+            return Client(WatchedTransport(stdio_client(target), lost), **options)  # type: ignore[arg-type]
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"
-        return Client(target, message_handler=handler, mode=mode)
+        return Client(target, mode=mode, **options)
+
+    async def _elicit(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        """A server's question (2026 `input_required`, or a legacy `elicitation/create`): the call's.
+
+        An `input_required` round runs in the calling task, so its hooks are at hand. A legacy
+        request arrives on the connection's own task: it belongs to the one call in flight that
+        can ask; with none (or several) it is declined rather than put to the wrong user.
+        """
+        hooks = current_hooks.get()
+        if hooks is None:
+            asking = [h for h in self._inflight.values() if h is not None and h.ask is not None]
+            hooks = asking[0] if len(asking) == 1 else None
+        if hooks is None or hooks.ask is None:
+            return types.ElicitResult(action="decline")
+        return await hooks.ask(params)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect and stay connected until `close()`.
@@ -260,7 +217,9 @@ class ServerConnection:
         self._client = None
         self._lost = None
         self._state_changed()
-        for scope in list(self._inflight):
+        for scope, hooks in list(self._inflight.items()):
+            if hooks is not None:
+                hooks.detached = True  # a task goes on at the server; it is resumed, not cancelled
             scope.cancel()
 
     # -- tool listing -----------------------------------------------------------------------------
@@ -332,25 +291,67 @@ class ServerConnection:
         progress: ProgressFn | None = None,
         retry_on_disconnect: bool = False,
         meta: Mapping[str, Any] | None = None,
+        hooks: CallHooks | None = None,
     ) -> types.CallToolResult:
         """Call one tool.
 
         Raises `ServerUnavailable` (not connected, or the connection died mid-call),
-        `TimeoutError`, or `MCPError`. Cancelling the caller cancels the MCP request.
-        `retry_on_disconnect` (for read-only tools, where running twice is harmless) retries
-        once on the restarted server when the connection closes under the call.
+        `TimeoutError`, or `MCPError`. Cancelling the caller cancels the MCP request (or the
+        task). `retry_on_disconnect` (for read-only tools, where running twice is harmless)
+        retries once on the restarted server when the connection closes under the call.
+
+        A call the server runs as a task is no longer bound by `timeout_s` but by the task's
+        TTL; `hooks` hear of it. A connection lost under a task resumes it on the restarted
+        server by its id rather than calling again.
         """
-        with anyio.fail_after(timeout_s):
+        hooks = hooks or CallHooks()
+        with anyio.fail_after(timeout_s) as hooks.scope:
             async with self._limiter:
                 stale: Client | None = None
                 while True:
                     client = await self._current_client(min(RECONNECT_WAIT_S, timeout_s), stale)
+                    token = current_hooks.set(hooks)
                     try:
+                        if hooks.task is not None:
+                            return await self._follow_once(client, hooks)
                         return await self._call_once(client, tool, arguments, timeout_s, progress, meta)
                     except ServerUnavailable:
-                        if not retry_on_disconnect or stale is not None:
+                        if hooks.task is None and (not retry_on_disconnect or stale is not None):
                             raise
                         stale = client
+                    finally:
+                        current_hooks.reset(token)
+
+    async def resume_task(
+        self, hooks: CallHooks, *, wait_s: float = RECONNECT_WAIT_S
+    ) -> types.CallToolResult:
+        """Follow a task this or another process started (`hooks.task` names it) to its end."""
+        assert hooks.task is not None, "resume_task needs the task's id"
+        stale: Client | None = None
+        while True:
+            client = await self._current_client(wait_s, stale)
+            try:
+                return await self._follow_once(client, hooks)
+            except ServerUnavailable:
+                stale = client
+
+    async def _follow_once(self, client: Client, hooks: CallHooks) -> types.CallToolResult:
+        assert hooks.task is not None
+        lost = self._lost
+        hooks.detached = False
+        with anyio.CancelScope() as scope:
+            self._inflight[scope] = hooks
+            try:
+                return await follow_task(client.session, hooks.task, hooks)
+            except MCPError as exc:
+                if exc.code == CONNECTION_CLOSED:
+                    if lost is not None:
+                        lost.set()
+                    raise ServerUnavailable("the server's connection closed during the task") from exc
+                raise
+            finally:
+                self._inflight.pop(scope, None)
+        raise ServerUnavailable("the server's connection was lost during the task")
 
     async def _call_once(
         self,
@@ -363,7 +364,7 @@ class ServerConnection:
     ) -> types.CallToolResult:
         lost = self._lost
         with anyio.CancelScope() as scope:
-            self._inflight.add(scope)
+            self._inflight[scope] = current_hooks.get()
             try:
                 # mcp types the callback as a Protocol with named parameters, but only ever calls it
                 # positionally and awaits the result, which is all a ProgressFn promises.
@@ -382,5 +383,5 @@ class ServerConnection:
                     raise ServerUnavailable("the server's connection closed during the call") from exc
                 raise
             finally:
-                self._inflight.discard(scope)
+                self._inflight.pop(scope, None)
         raise ServerUnavailable("the server's connection was lost during the call")

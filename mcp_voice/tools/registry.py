@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, get_args
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,55 +23,26 @@ from mcp_types import INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_TIMEOUT
 
 from mcp_voice.tools.connection import ServerConnection, ServerUnavailable
 from mcp_voice.tools.naming import assign_names
+from mcp_voice.tools.policy import PolicyHook, resolve_policy
 from mcp_voice.tools.results import error_result, tool_result
 from mcp_voice.tools.schema import SchemaError, to_realtime_schema
 from mcp_voice.tools.spec import (
-    META_LONG_RUNNING,
-    META_ON_BARGE_IN,
-    META_TIMEOUT_S,
-    BargeIn,
     HostTool,
     ServerSpec,
     ToolEvent,
-    ToolPolicy,
     ToolResult,
 )
+from mcp_voice.tools.tasks import CallHooks, TaskFailed, TaskInfo
 
 logger = logging.getLogger(__name__)
 
-PolicyHook = Callable[[str, types.Tool, ToolPolicy], ToolPolicy | None]
 _NAMES_IN_ERRORS = 20
 """An unknown-tool error lists this many valid names, enough for the model to correct itself."""
 ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
-
-
-def resolve_policy(spec: ServerSpec, tool: types.Tool, hook: PolicyHook | None = None) -> ToolPolicy:
-    """Config, then the tool's `_meta`, then its annotations, then the hook (which has the last word)."""
-    policy = spec.base_policy(tool.name)
-    meta = tool.meta or {}
-    changes: dict[str, Any] = {}
-    long_running = meta.get(META_LONG_RUNNING)
-    if isinstance(long_running, bool):
-        changes["long_running"] = long_running
-    on_barge_in = meta.get(META_ON_BARGE_IN)
-    if on_barge_in in get_args(BargeIn):
-        changes["on_barge_in"] = on_barge_in
-    timeout_s = meta.get(META_TIMEOUT_S)
-    if isinstance(timeout_s, int | float) and not isinstance(timeout_s, bool) and timeout_s > 0:
-        changes["timeout_s"] = float(timeout_s)
-    if tool.annotations is not None and tool.annotations.destructive_hint is True:
-        changes["approval"] = True
-    if changes:
-        policy = ToolPolicy(**{**policy.__dict__, **changes})
-    if hook is not None:
-        try:
-            replaced = hook(spec.name, tool, policy)
-        except Exception:
-            logger.exception("tool_policy hook failed for %s/%s; keeping %s", spec.name, tool.name, policy)
-        else:
-            if isinstance(replaced, ToolPolicy):
-                policy = replaced
-    return policy
+TaskCallback = Callable[[TaskInfo], Awaitable[None] | None]
+"""Told when the server answered a call with a task (its id, TTL, poll interval)."""
+AskCallback = Callable[[types.ElicitRequestParams], Awaitable[types.ElicitResult]]
+"""Puts a server's question to the user (elicitation) and returns the answer."""
 
 
 def parse_arguments(arguments: Mapping[str, Any] | str | None) -> dict[str, Any]:
@@ -329,11 +300,20 @@ class ToolRegistry:
         progress: ProgressCallback | None = None,
         timeout_s: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        on_task: TaskCallback | None = None,
+        hooks: CallHooks | None = None,
+        ask: AskCallback | None = None,
+        ask_timeout_s: float = 120.0,
     ) -> ToolResult:
         """Run one tool; every tool problem comes back as an error `ToolResult`, never an exception.
 
-        Cancelling the caller cancels the MCP request and re-raises the cancellation. `meta` goes
-        to the server as the request's `_meta` (the session's call context, for instance).
+        Cancelling the caller cancels the MCP request (or sends `tasks/cancel`) and re-raises the
+        cancellation. `meta` goes to the server as the request's `_meta` (the session's call
+        context, for instance). `on_task` hears at once when the server runs the call as a task;
+        the task's status messages then come as `progress`. `hooks` (optional) is the call's
+        task record: after the call, `hooks.task` names the task and `hooks.gets` counts polls.
+        `ask` puts a question the server asks during the call (elicitation, form or URL mode) to
+        the user and returns the answer; without it, or after `ask_timeout_s`, it is declined.
         """
         tool = self._tools.get(name)
         if tool is None:
@@ -362,6 +342,36 @@ class ToolRegistry:
             except Exception:
                 logger.exception("progress callback failed for %s", name)
 
+        async def on_created(info: TaskInfo) -> None:
+            detail = {
+                "task_id": info.task_id,
+                "ttl_ms": info.ttl_ms,
+                "poll_interval_ms": info.poll_interval_ms,
+            }
+            self._emit(ToolEvent("task", server=tool.server, tool=name, call_id=call_id, detail=detail))
+            if on_task is None:
+                return
+            try:
+                pending = on_task(info)
+                if inspect.isawaitable(pending):
+                    await pending
+            except Exception:
+                logger.exception("task callback failed for %s", name)
+
+        async def on_ask(params: types.ElicitRequestParams) -> types.ElicitResult:
+            self._emit(
+                ToolEvent(
+                    "asked", server=tool.server, tool=name, call_id=call_id, detail={"mode": params.mode}
+                )
+            )
+            if ask is None:
+                return types.ElicitResult(action="decline")
+            with anyio.move_on_after(ask_timeout_s):
+                return await ask(params)
+            return types.ElicitResult(action="decline")  # nobody answered in time
+
+        hooks = hooks or CallHooks()
+        hooks.created, hooks.progress, hooks.ask = on_created, on_progress, on_ask
         self._emit(
             ToolEvent(
                 "started",
@@ -379,16 +389,25 @@ class ToolRegistry:
                 progress=on_progress,
                 retry_on_disconnect=tool.read_only,  # running a read-only tool twice is harmless
                 meta=meta,
+                hooks=hooks,
             )
         except anyio.get_cancelled_exc_class():
             self._emit(ToolEvent("cancelled", server=tool.server, tool=name, call_id=call_id))
             raise
         except TimeoutError:
-            result = error_result(name, "timeout", f"the tool did not finish within {timeout:g} s")
+            if hooks.task is not None:
+                result = error_result(name, "timeout", "the task did not finish within its time to live")
+            else:
+                result = error_result(name, "timeout", f"the tool did not finish within {timeout:g} s")
+        except TaskFailed as exc:
+            result = error_result(name, "tool_error", str(exc))
         except ServerUnavailable as exc:
             result = error_result(name, "server_unavailable", f"server {tool.server!r} is unavailable: {exc}")
         except MCPError as exc:
-            result = error_result(name, *_classify(exc, timeout))
+            if hooks.task is not None:  # e.g. a restarted server that no longer knows the task
+                result = error_result(name, "tool_error", f"the task was lost: {exc.message}")
+            else:
+                result = error_result(name, *_classify(exc, timeout))
         except Exception as exc:  # e.g. a response that fails validation: still an answer for the model
             logger.exception("call to %s failed", name)
             result = error_result(name, "tool_error", f"the call failed: {type(exc).__name__}: {exc}")
@@ -399,6 +418,41 @@ class ToolRegistry:
         detail = {"images": len(result.images), "bytes": len(result.output.encode())}
         self._emit(ToolEvent("finished", server=tool.server, tool=name, call_id=call_id, detail=detail))
         return result
+
+    async def resume(
+        self,
+        server: str,
+        task_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        poll_interval_ms: int | None = None,
+        wait_s: float = 5.0,
+    ) -> ToolResult:
+        """Follow a task by its id to its end (one this process lost, or another started).
+
+        Like `call`, never raises for a tool problem: an unknown or expired task, or a server
+        that is not there, comes back as an error `ToolResult`. Cancelling sends `tasks/cancel`.
+        """
+        label = f"{server}__task"
+        connection = self._connections.get(server)
+        if connection is None:
+            return error_result(label, "server_unavailable", f"there is no server named {server!r}")
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            if progress is not None:
+                pending = progress(done, total, message)
+                if inspect.isawaitable(pending):
+                    await pending
+
+        hooks = CallHooks(progress=on_progress, task=TaskInfo(task_id, "working", None, poll_interval_ms))
+        try:
+            outcome = await connection.resume_task(hooks, wait_s=wait_s)
+        except ServerUnavailable as exc:
+            return error_result(label, "server_unavailable", f"server {server!r} is unavailable: {exc}")
+        except (MCPError, TaskFailed) as exc:
+            message = exc.message if isinstance(exc, MCPError) else str(exc)
+            return error_result(label, "tool_error", message)
+        return tool_result(label, outcome)
 
     def _failed(
         self, name: str, tool: HostTool | None, call_id: str | None, result: ToolResult

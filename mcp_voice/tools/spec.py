@@ -142,8 +142,18 @@ class HostTool:
 
 
 ToolEventKind = Literal[
-    "started", "progress", "finished", "failed", "cancelled", "tools_changed", "server_restarted"
+    "started",
+    "task",
+    "asked",
+    "progress",
+    "finished",
+    "failed",
+    "cancelled",
+    "tools_changed",
+    "server_restarted",
 ]
+"""`task`: the server runs the call as an MCP task (detail: task_id, ttl_ms, poll_interval_ms);
+`asked`: the server asked the user a question during the call (detail: mode)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from mcp_voice.session.host import HostSettings
+from mcp_voice.session.questions import ANSWER_TOOL
 from mcp_voice.tools.registry import ToolRegistry
 from tests.session.servers import Probe
 from tests.session.wire import assistant_item, ev, function_call_item, open_session, response_obj
@@ -162,12 +163,33 @@ async def test_hidden_view_shows_no_host_call_at_all(registry: ToolRegistry) -> 
         assert "Three." in text
 
 
-async def test_hidden_view_declines_calls_that_need_approval(registry: ToolRegistry) -> None:
+@pytest.mark.parametrize("approve", [False, True])
+async def test_hidden_view_asks_for_approval_aloud(registry: ToolRegistry, approve: bool) -> None:
+    """The client is shown no host calls, so no approval request: the model asks the user instead."""
     async with open_session(registry, HIDDEN) as s:
         await s.upstream("session.update")
-        await s.call_tool("voice__wipe", {"target": "disk"})
-        output = await s.upstream_item()
-        assert json.loads(output["output"])["status"] == "declined"
+        wipe = await s.call_tool("voice__wipe", {"target": "disk"})
+        shown = await s.upstream("session.update")
+        assert ANSWER_TOOL in [t["name"] for t in shown["session"]["tools"]]
+        note = (await s.upstream_item())["content"][0]["text"]
+        assert "May voice__wipe run" in note and "disk" in note
+        await s.upstream("response.create")
+        await s.respond()  # "May I wipe the disk?"
+        question_id = note.split('question_id "', 1)[1].split('"', 1)[0]
+        answer = {"question_id": question_id, **({"answer": {}} if approve else {"declined": True})}
+        await s.respond(function_call_item(ANSWER_TOOL, json.dumps(answer)))
+        with anyio.fail_after(5):
+            while True:  # up to the wipe call's own output
+                event = await s.upstream()
+                if event["type"] != "conversation.item.create":
+                    continue
+                item = await s.ack(event)
+                if item.get("type") == "function_call_output" and item["call_id"] == wipe["call_id"]:
+                    break
+        if approve:
+            assert item["output"] == "wiped disk"  # it ran
+        else:
+            assert json.loads(item["output"])["status"] == "declined"
         await s.settle()
         assert "mcp_approval_request" not in json.dumps(s.sent("client"))
 
