@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.client_secrets import SecretStore
 from mcp_voice.serve.keys import Authenticator
 from mcp_voice.serve.observe import ServeMetrics, metrics_routes
@@ -25,6 +24,7 @@ from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import twilio_routes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.upstreams import open_upstream
 
 __all__ = ["RealtimeEndpoint", "ServeSettings", "UpstreamOpener", "create_app"]
 
