@@ -164,6 +164,16 @@ class ServeConfig(_Table):
     """Conversation text moved to a new upstream session; older turns are summarised."""
 
 
+class LocalConfig(_Table):
+    """`[local]`: the chat model behind `--upstream local` (any OpenAI-compatible Chat Completions API).
+
+    Its key, if it needs one, comes from the environment (MCP_VOICE_LLM_KEY), never this file."""
+
+    llm_url: str | None = None
+    """e.g. "http://127.0.0.1:11434/v1" (Ollama); the full .../chat/completions URL works too."""
+    llm_model: str | None = None
+
+
 class Config(_Table):
     """The whole file. `Config()` is the configuration without a file."""
 
@@ -171,6 +181,7 @@ class Config(_Table):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     session: SessionConfig = Field(default_factory=SessionConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    local: LocalConfig = Field(default_factory=lambda: LocalConfig())
     twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
     openai_calls: OpenAICallsConfig = Field(default_factory=lambda: OpenAICallsConfig())
     observe: ObserveConfig = Field(default_factory=lambda: ObserveConfig())

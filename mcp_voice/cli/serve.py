@@ -19,6 +19,7 @@ then what it loaded (plugins, tools). With --tls-cert/--tls-key it serves wss://
 Clients that know only function calls can connect with ?host_calls=hidden (see docs/session.md).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
+MCP_VOICE_LLM_KEY (upstream local: the chat API's key, if it needs one),
 MCP_VOICE_API_KEYS (comma-separated API keys clients present; MCP_VOICE_TOKEN counts as one more):
 a key is required to listen beyond loopback unless --insecure. A key also mints ephemeral client
 secrets (POST /v1/realtime/client_secrets) and reads GET /metrics.
@@ -44,8 +45,15 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument("--host", help="address to listen on (default 127.0.0.1; others need a token)")
     group.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
     group.add_argument(
-        "--upstream", help="openai | sim | ws(s)://URL (default: openai if OPENAI_API_KEY is set, else sim)"
+        "--upstream",
+        help="openai | sim | local | ws(s)://URL (default: openai if OPENAI_API_KEY is set, else sim)",
     )
+    group.add_argument(
+        "--llm-url",
+        metavar="URL",
+        help="upstream local: an OpenAI-compatible Chat Completions API (e.g. http://127.0.0.1:11434/v1)",
+    )
+    group.add_argument("--llm-model", metavar="NAME", help="upstream local: the chat model to ask")
     group.add_argument("--model", help="model for clients that name none (default gpt-realtime)")
     group.add_argument(
         "--token-env", metavar="NAME", help="variable holding the client token (default MCP_VOICE_TOKEN)"
@@ -105,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             insecure=args.insecure,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            llm_url=args.llm_url,
+            llm_model=args.llm_model,
         )
     except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError) as exc:
         raise common.CliError(str(exc)) from None

@@ -6,6 +6,7 @@ It only assembles: the relay endpoint (`realtime.py`), phone calls (`twilio/`), 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
@@ -33,7 +34,7 @@ def create_app(
     registry: ToolRegistry,
     settings: ServeSettings | None = None,
     *,
-    upstream: UpstreamOpener = open_upstream,
+    upstream: UpstreamOpener | None = None,
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
     secret_store: SecretStore | None = None,
@@ -46,6 +47,7 @@ def create_app(
     `secret_store` keeps minted client secrets (default: this process's memory).
     """
     settings = settings or ServeSettings()
+    upstream = upstream or functools.partial(open_upstream, sim_config=settings.sim)
     keys = (*settings.api_keys, *((settings.token,) if settings.token else ()))
     authenticator = Authenticator(keys, secret_store)
     metrics = ServeMetrics(registry, log_tool_io=settings.log_tool_io)

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import uvicorn
@@ -28,17 +29,27 @@ from mcp_voice.serve import auth, keys, redact
 from mcp_voice.serve.app import create_app
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
-from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.serve.targets import (
+    TargetError,
+    check_target,
+    default_upstream,
+    display_name,
+    upstream_api_key,
+)
 from mcp_voice.serve.tls import TlsFiles, resolve_tls
 from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
+from mcp_voice.sim.config import LlmSettings, SimConfig
+from mcp_voice.sim.voice import default_speech
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.upstreams import EMBEDDED
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MODEL = "gpt-realtime"
+LLM_KEY_ENV = "MCP_VOICE_LLM_KEY"
 WS_MAX_SIZE = 17 * 1024 * 1024
 """Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it, and
 for the session's own `max_message_bytes` (16 MiB) to answer with an error before this closes."""
@@ -69,6 +80,8 @@ def resolve_options(
     env: Mapping[str, str] = os.environ,
     public_url: str | None = None,
     insecure: bool = False,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -95,6 +108,7 @@ def resolve_options(
         **observe_settings(config),
         api_keys=api_keys,
         **serve_limits(table),
+        sim=embedded_config(target, config, env, llm_url=llm_url, llm_model=llm_model),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -103,6 +117,57 @@ def resolve_options(
             getattr(table, "tls_cert", None), getattr(table, "tls_key", None), _base_dir(config)
         )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings, tls=tls)
+
+
+def embedded_config(
+    target: str,
+    config: Any,
+    env: Mapping[str, str],
+    *,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
+) -> SimConfig:
+    """The embedded upstream's voice (the `voice` extra's, when installed) and, for `local`, its brain."""
+    if target not in EMBEDDED:
+        return SimConfig()
+    llm = None
+    if target == "local":
+        table = getattr(config, "local", None)
+        url = llm_url or getattr(table, "llm_url", None)
+        name = llm_model or getattr(table, "llm_model", None)
+        if not url or not name:
+            raise TargetError(
+                "upstream local needs a chat model: --llm-url URL --llm-model NAME "
+                "(or [local] llm_url, llm_model)"
+            )
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise TargetError(f"--llm-url must be an http(s):// URL, not {url!r}")
+        llm = LlmSettings(url=url, model=name, api_key=env.get(LLM_KEY_ENV) or None)
+    return SimConfig(speech=default_speech(), llm=llm)
+
+
+def voice_lines(settings: ServeSettings) -> list[str]:
+    """What the embedded upstream speaks and hears with, and which model answers (for the start lines)."""
+    if settings.upstream not in EMBEDDED:
+        return []
+    speech = settings.sim.speech
+    lines = [
+        f"  voice: {speech.describe()}"
+        if speech
+        else "  voice: a tone, no hearing (pip install 'mcp-voice[voice]' to speak and hear)"
+    ]
+    if settings.sim.llm is not None:
+        lines.append(f"  brain: {settings.sim.llm.model} at {display_url(settings.sim.llm.url)}")
+    return lines
+
+
+def display_url(url: str) -> str:
+    """An http(s) URL without credentials or query, for a log line."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _base_dir(config: Any) -> Path | None:
@@ -321,7 +386,10 @@ async def _serve_on(
                     options.host, port, options.settings.upstream, tls=options.tls is not None
                 )
                 print(line, file=out, flush=True)
-                for summary in loaded_summary(registry, plugins, load_errors):
+                for summary in [
+                    *loaded_summary(registry, plugins, load_errors),
+                    *voice_lines(options.settings),
+                ]:
                     print(summary, file=out, flush=True)
                 for note in startup_notes(options.settings.twilio):
                     print(note, file=sys.stderr, flush=True)

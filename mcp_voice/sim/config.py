@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcp_voice.sim.speech import Speech
 
 
 @dataclass(frozen=True)
@@ -44,5 +48,8 @@ class SimConfig:
     """The input transcript of every user audio item, when `audio.input.transcription` is set."""
     max_session_s: float | None = None
     """Close each session with 1001 and OpenAI's reason once it is this old (OpenAI: 3600)."""
+    speech: Speech | None = None
+    """A real voice (`sim.voice.default_speech()`: eSpeak NG and PocketSphinx, with the `voice`
+    extra): replies are synthesized speech, committed user audio is transcribed. None: the tone."""
     llm: LlmSettings | None = None
     """Answer with this chat model instead of the script (the `local` upstream)."""

@@ -16,12 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from anyio.abc import TaskGroup
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
-from mcp_voice.sim.audio import AudioFormat
+from mcp_voice.sim.audio import AudioFormat, decode
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.conversation import Conversation, normalize_item, without_audio
 from mcp_voice.sim.policy import Call, decide
@@ -178,12 +179,28 @@ class SimConnection:
         self.conversation.audio_ms[item_id] = len(audio) // self._input_format().bytes_per_ms
         await self._emit("conversation.item.added", previous_item_id=before, item=item)
         await self._emit("conversation.item.done", previous_item_id=before, item=item)
+        recognizer = self.config.speech.recognizer if self.config.speech else None
+        transcript = self.config.transcript
+        if recognizer is not None and len(audio) >= MIN_COMMIT_MS * self._input_format().bytes_per_ms:
+            fmt = self._input_format()
+            transcript = await anyio.to_thread.run_sync(
+                recognizer.transcribe, decode(audio, fmt), fmt.rate, self._vocabulary()
+            )
+            self.conversation.heard[item_id] = transcript  # the policy and the brain answer it
         if transcription_on(self.session):
-            content["transcript"] = self.config.transcript  # retrieve shows it from now on
-            for event in transcription_events(
-                item_id, self.config.transcript, self.conversation.audio_ms[item_id]
-            ):
+            content["transcript"] = transcript  # retrieve shows it from now on
+            for event in transcription_events(item_id, transcript, self.conversation.audio_ms[item_id]):
                 await self.send(event)
+
+    def _vocabulary(self) -> list[str]:
+        """Words this session expects to hear: its tool names, instructions, transcription prompt."""
+        tools = [t for t in self.session.get("tools") or [] if t.get("type", "function") == "function"]
+        words = [str(t.get("name", "")) for t in tools]
+        if tools:  # the default instructions alone do not say what a user will ask
+            words.append(str(self.session.get("instructions") or ""))
+        transcription = self.session["audio"]["input"].get("transcription") or {}
+        words.append(str(transcription.get("prompt") or ""))
+        return [w for w in words if w]
 
     async def _idle_timeout(self) -> None:
         """`idle_timeout_ms` passed in silence: say so, and answer the silence as a turn."""
@@ -274,6 +291,10 @@ class SimConnection:
                 "audio_end_ms",
             )
         self.conversation.audio_ms[item["id"]] = ev["audio_end_ms"]
+        said = str(content[index].get("transcript") or "")
+        self.conversation.heard[item["id"]] = said[
+            : self.conversation.heard_chars(item["id"], ev["audio_end_ms"])
+        ]
         content = [*content]
         content[index] = {**content[index], "transcript": ""}  # as the real server: unheard text goes
         self.conversation.replace({**item, "content": content})
@@ -331,6 +352,7 @@ class SimConnection:
             params["tools"] if "tools" in params else self.session.get("tools") or [],
             params.get("tool_choice", self.session.get("tool_choice", "auto")),
             self.conversation.audio_ms,
+            self.conversation.heard,
         )
         text_chars = sum(len(json.dumps(i.get("content") or i.get("output") or "")) for i in items)
         return ResponseSpec(

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
 from mcp_voice.protocol.events import new_call_id, new_event_id, new_item_id, new_response_id
-from mcp_voice.sim.audio import AudioFormat, tone
+from mcp_voice.sim.audio import AudioFormat, encode, tone
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.conversation import Conversation
 from mcp_voice.sim.policy import Call, Reply
+from mcp_voice.sim.speech import Synthesizer, resample
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -243,6 +245,9 @@ class Response:
 
     async def _stream_audio(self, text: str, where: dict[str, Any]) -> str:
         """Audio deltas with the transcript spread over them; returns the transcript sent."""
+        synthesizer = self.config.speech.synthesizer if self.config.speech else None
+        if synthesizer is not None:
+            return await self._stream_speech(synthesizer, [text], where)
         cfg, fmt = self.config, AudioFormat.from_session(self.spec.audio_format)
         total = self._duration_ms(text)
         chunk = tone(fmt, cfg.chunk_ms, cfg.tone_hz, cfg.tone_amplitude)
@@ -262,9 +267,53 @@ class Response:
             self._audio_ms += ms
             if self.spec.in_conversation:
                 self.conversation.audio_ms[where["item_id"]] = self._audio_ms
+                self.conversation.mark_heard(where["item_id"], self._audio_ms, chars)
             await self._wait(start + self._audio_ms * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += chars
         return text[:chars]
+
+    async def _stream_speech(
+        self, synthesizer: Synthesizer, phrases: Iterable[str] | AsyncIterable[str], where: dict[str, Any]
+    ) -> str:
+        """Synthesized speech, phrase by phrase, in deltas at playback pace; each word's transcript
+        goes out with the audio chunk it starts in. Returns the transcript sent."""
+        cfg, fmt = self.config, AudioFormat.from_session(self.spec.audio_format)
+        start = anyio.current_time()
+        sent = ""
+        async for phrase in _aiter(phrases):
+            if self.cancelled:
+                break
+            spoken = await anyio.to_thread.run_sync(synthesizer.synthesize, phrase)
+            samples = resample(spoken.samples, spoken.rate, fmt.rate)
+            scale = fmt.rate / spoken.rate
+            starts = [(pos, int(sample * scale)) for pos, sample in spoken.words] or [(0, 0)]
+            per_chunk = fmt.rate * cfg.chunk_ms // 1000
+            told = 0  # characters of this phrase in the transcript so far
+            prefix = " " if sent and not sent.endswith(" ") and not phrase.startswith(" ") else ""
+            for at in range(0, max(1, len(samples)), per_chunk):
+                if self.cancelled:
+                    break
+                chunk = samples[at : at + per_chunk]
+                await self._event(
+                    "response.output_audio.delta",
+                    **where,
+                    delta=base64.b64encode(encode(chunk, fmt)).decode(),
+                )
+                later = [p for p, s in starts if s >= at + per_chunk]  # words not begun yet
+                upto = min(later) if later and at + per_chunk < len(samples) else len(phrase)
+                if upto > told:
+                    delta = prefix + phrase[told:upto]
+                    prefix = ""
+                    await self._event("response.output_audio_transcript.delta", **where, delta=delta)
+                    sent += delta
+                    told = upto
+                self._audio_ms += len(chunk) * 1000 // fmt.rate
+                if self.spec.in_conversation:
+                    self.conversation.audio_ms[where["item_id"]] = self._audio_ms
+                    self.conversation.mark_heard(where["item_id"], self._audio_ms, len(sent))
+                await self._wait(start + self._audio_ms * cfg.speed / 1000 - anyio.current_time())
+        self._text_chars += len(sent)
+        return sent
 
     async def _stream_text(self, text: str, where: dict[str, Any]) -> str:
         """Text deltas a few words at a time, paced like a model's text; returns the text sent."""
@@ -282,3 +331,12 @@ class Response:
             await self._wait(start + len(sent) * ms_per_char * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += len(sent)
         return sent
+
+
+async def _aiter(items: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
