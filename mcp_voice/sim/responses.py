@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +26,17 @@ from mcp_voice.sim.policy import Call, Reply
 from mcp_voice.sim.speech import Synthesizer, resample
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Thought = Callable[[], AsyncGenerator[str | Call, None]]
+"""A model's answer as it streams (the `local` brain): text deltas, then tool calls."""
+PHRASE_END = ".!?;:,\n"
+PHRASE_MAX_CHARS = 160
 
 
 @dataclass
 class ResponseSpec:
     """A `response.create` resolved against the session: everything the response needs."""
 
-    plan: Reply | Call
+    plan: Reply | Call | Thought
     in_conversation: bool = True
     modality: str = "audio"
     audio_format: dict[str, Any] = field(default_factory=lambda: {"type": "audio/pcm", "rate": 24000})
@@ -60,6 +64,8 @@ class Response:
         self._cancelled = anyio.Event()
         self._text_chars = 0
         self._audio_ms = 0
+        self._pull_scope: anyio.CancelScope | None = None
+        self._error: Exception | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -69,6 +75,8 @@ class Response:
         if self.status in ("in_progress", "incomplete") and not self._cancelled.is_set():
             self.status, self.reason = "cancelled", reason
             self._cancelled.set()
+            if self._pull_scope is not None:  # stop waiting for the model at once
+                self._pull_scope.cancel()
 
     @property
     def cancelled(self) -> bool:
@@ -135,8 +143,58 @@ class Response:
             return
         if isinstance(self.spec.plan, Call):
             await self._function_call(self.spec.plan)
-        else:
+        elif isinstance(self.spec.plan, Reply):
             await self._message(self._limit(self.spec.plan.text))
+        else:
+            await self._think(self.spec.plan)
+
+    async def _pull(self, stream: AsyncIterator[str | Call]) -> str | Call | None:
+        """The model's next piece; None at its end or once cancelled (the wait ends at once)."""
+        if self.cancelled:
+            return None
+        with anyio.CancelScope() as scope:
+            self._pull_scope = scope
+            try:
+                return await anext(stream)
+            except StopAsyncIteration:
+                return None
+            finally:
+                self._pull_scope = None
+        return None
+
+    async def _think(self, thought: Thought) -> None:
+        """Stream the model's answer: its text as a message (spoken as it comes), then its calls."""
+        stream = thought()
+        calls: list[Call] = []
+        try:
+            first = await self._pull(stream)
+            while isinstance(first, Call):
+                calls.append(first)
+                first = await self._pull(stream)
+
+            async def text() -> AsyncIterator[str]:
+                piece: str | Call | None = first
+                while piece is not None:
+                    if isinstance(piece, Call):
+                        calls.append(piece)
+                    elif piece:
+                        yield piece
+                    try:
+                        piece = await self._pull(stream)
+                    except Exception as exc:  # the item is closed first; run() then fails the response
+                        self._error = exc
+                        return
+
+            if first is not None:
+                await self._message(text())
+            if self._error is not None:
+                raise self._error
+            for call in calls:
+                if self.cancelled:
+                    break
+                await self._function_call(call)
+        finally:
+            await stream.aclose()  # closes the HTTP stream when cancelled early
 
     def _limit(self, text: str) -> str:
         limit = self.spec.max_output_tokens
@@ -210,7 +268,7 @@ class Response:
         )
         await self._close_item(index, {**item, "arguments": sent})
 
-    async def _message(self, text: str) -> None:
+    async def _message(self, text: str | AsyncIterator[str]) -> None:
         audio = self.spec.modality == "audio"
         item_id = new_item_id()
         item: dict[str, Any] = {
@@ -225,7 +283,10 @@ class Response:
         where = {"item_id": item_id, "output_index": index, "content_index": 0}
         part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
         await self._event("response.content_part.added", **where, part=part)
-        sent = await (self._stream_audio(text, where) if audio else self._stream_text(text, where))
+        if isinstance(text, str):
+            sent = await (self._stream_audio(text, where) if audio else self._stream_text(text, where))
+        else:
+            sent = await (self._speak_stream(text, where) if audio else self._pass_text(text, where))
         if audio:
             await self._event("response.output_audio.done", **where)
             await self._event("response.output_audio_transcript.done", **where, transcript=sent)
@@ -271,6 +332,25 @@ class Response:
             await self._wait(start + self._audio_ms * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += chars
         return text[:chars]
+
+    async def _speak_stream(self, text: AsyncIterator[str], where: dict[str, Any]) -> str:
+        """A streamed answer in audio: spoken phrase by phrase as it arrives (the tone: once whole)."""
+        synthesizer = self.config.speech.synthesizer if self.config.speech else None
+        if synthesizer is not None:
+            return await self._stream_speech(synthesizer, phrases(text), where)
+        whole = "".join([piece async for piece in text])
+        return await self._stream_audio(whole, where)
+
+    async def _pass_text(self, text: AsyncIterator[str], where: dict[str, Any]) -> str:
+        """A streamed answer in text: each delta as the model sent it."""
+        sent = ""
+        async for delta in text:
+            if self.cancelled:
+                break
+            await self._event("response.output_text.delta", **where, delta=delta)
+            sent += delta
+        self._text_chars += len(sent)
+        return sent
 
     async def _stream_speech(
         self, synthesizer: Synthesizer, phrases: Iterable[str] | AsyncIterable[str], where: dict[str, Any]
@@ -340,3 +420,20 @@ async def _aiter(items: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str
     else:
         for item in items:
             yield item
+
+
+async def phrases(text: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Streamed text cut into phrases worth speaking: at punctuation, or at a space once long."""
+    buffer = ""
+    async for delta in text:
+        buffer += delta
+        while True:
+            cut = max((buffer.rfind(p + " ") for p in PHRASE_END), default=-1)
+            if cut < 0 and len(buffer) > PHRASE_MAX_CHARS:
+                cut = buffer.rfind(" ", 0, PHRASE_MAX_CHARS)
+            if cut <= 0:
+                break
+            yield buffer[: cut + 1]
+            buffer = buffer[cut + 1 :]
+    if buffer.strip():
+        yield buffer

@@ -112,3 +112,25 @@ async def test_server_vad_turn_is_heard_and_answered_with_what_was_said() -> Non
         _, transcript, _ = await reply_audio(wire)
     assert transcript.startswith("You said: ")
     assert "weather" in transcript, transcript
+
+
+async def test_local_brain_is_spoken_phrase_by_phrase_as_it_streams() -> None:
+    from fake_chat import Answer, fake_chat
+
+    from mcp_voice.sim.config import LlmSettings
+    from mcp_voice.upstreams import open_upstream
+
+    answer = Answer(text=["Hello there. ", "The weather ", "in Oslo ", "is cold."])
+    async with fake_chat(answer) as fake:
+        config = SimConfig(speed=0, speech=voice(), llm=LlmSettings(url=fake.url, model="m"))
+        async with open_upstream("local", model="gpt-realtime", sim_config=config) as channel:
+            wire = Wire(channel)
+            await wire.expect("session.created")
+            await wire.update(audio={"input": {"turn_detection": None}})
+            await wire.user_text("how is the weather")
+            await wire.send({"type": "response.create"})
+            audio, transcript, events = await reply_audio(wire)
+    assert transcript == "Hello there. The weather in Oslo is cold."
+    done = events[-1]["response"]["output"][0]
+    assert done["content"][0]["transcript"] == transcript
+    assert_speech(np.frombuffer(audio, "<i2"), 24000)
