@@ -19,17 +19,16 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from mcp_voice.protocol.events import new_call_id, new_event_id, new_item_id, new_response_id
-from mcp_voice.sim.audio import AudioFormat, encode, tone
+from mcp_voice.sim.audio import AudioFormat, tone
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.conversation import Conversation
 from mcp_voice.sim.policy import Call, Reply
-from mcp_voice.sim.speech import Synthesizer, resample
+from mcp_voice.sim.speaking import each, phrases, speech_chunks
+from mcp_voice.sim.speech import Synthesizer
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 Thought = Callable[[], AsyncGenerator[str | Call, None]]
 """A model's answer as it streams (the `local` brain): text deltas, then tool calls."""
-PHRASE_END = ".!?;:,\n"
-PHRASE_MAX_CHARS = 160
 
 
 @dataclass
@@ -360,34 +359,20 @@ class Response:
         cfg, fmt = self.config, AudioFormat.from_session(self.spec.audio_format)
         start = anyio.current_time()
         sent = ""
-        async for phrase in _aiter(phrases):
+        async for phrase in each(phrases):
             if self.cancelled:
                 break
             spoken = await anyio.to_thread.run_sync(synthesizer.synthesize, phrase)
-            samples = resample(spoken.samples, spoken.rate, fmt.rate)
-            scale = fmt.rate / spoken.rate
-            starts = [(pos, int(sample * scale)) for pos, sample in spoken.words] or [(0, 0)]
-            per_chunk = fmt.rate * cfg.chunk_ms // 1000
-            told = 0  # characters of this phrase in the transcript so far
-            prefix = " " if sent and not sent.endswith(" ") and not phrase.startswith(" ") else ""
-            for at in range(0, max(1, len(samples)), per_chunk):
+            joiner = " " if sent and not sent.endswith(" ") and not phrase.startswith(" ") else ""
+            for chunk in speech_chunks(spoken, phrase, fmt, cfg.chunk_ms, joiner):
                 if self.cancelled:
                     break
-                chunk = samples[at : at + per_chunk]
-                await self._event(
-                    "response.output_audio.delta",
-                    **where,
-                    delta=base64.b64encode(encode(chunk, fmt)).decode(),
-                )
-                later = [p for p, s in starts if s >= at + per_chunk]  # words not begun yet
-                upto = min(later) if later and at + per_chunk < len(samples) else len(phrase)
-                if upto > told:
-                    delta = prefix + phrase[told:upto]
-                    prefix = ""
-                    await self._event("response.output_audio_transcript.delta", **where, delta=delta)
-                    sent += delta
-                    told = upto
-                self._audio_ms += len(chunk) * 1000 // fmt.rate
+                delta = base64.b64encode(chunk.audio).decode()
+                await self._event("response.output_audio.delta", **where, delta=delta)
+                if chunk.words:
+                    await self._event("response.output_audio_transcript.delta", **where, delta=chunk.words)
+                    sent += chunk.words
+                self._audio_ms += chunk.ms
                 if self.spec.in_conversation:
                     self.conversation.audio_ms[where["item_id"]] = self._audio_ms
                     self.conversation.mark_heard(where["item_id"], self._audio_ms, len(sent))
@@ -411,29 +396,3 @@ class Response:
             await self._wait(start + len(sent) * ms_per_char * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += len(sent)
         return sent
-
-
-async def _aiter(items: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
-
-
-async def phrases(text: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Streamed text cut into phrases worth speaking: at punctuation, or at a space once long."""
-    buffer = ""
-    async for delta in text:
-        buffer += delta
-        while True:
-            cut = max((buffer.rfind(p + " ") for p in PHRASE_END), default=-1)
-            if cut < 0 and len(buffer) > PHRASE_MAX_CHARS:
-                cut = buffer.rfind(" ", 0, PHRASE_MAX_CHARS)
-            if cut <= 0:
-                break
-            yield buffer[: cut + 1]
-            buffer = buffer[cut + 1 :]
-    if buffer.strip():
-        yield buffer

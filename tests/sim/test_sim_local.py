@@ -235,3 +235,13 @@ def test_serve_options_for_local_come_from_flags_or_the_local_table() -> None:
     assert lines[0].startswith("  voice: ") and lines[1] == "  brain: qwen3 at http://127.0.0.1:11434/v1"
     flagged = resolve_options(config, upstream="local", llm_model="llama3", env={})
     assert flagged.settings.sim.llm is not None and flagged.settings.sim.llm.model == "llama3"
+
+
+async def test_streamed_text_is_spoken_in_phrases_at_punctuation() -> None:
+    from mcp_voice.sim.speaking import phrases
+
+    async def deltas() -> Any:
+        for piece in ["Hello ", "there. The", " weather, ", "in Oslo", " is cold"]:
+            yield piece
+
+    assert [p async for p in phrases(deltas())] == ["Hello there. ", "The weather, ", "in Oslo is cold"]
