@@ -49,8 +49,8 @@ async def phrases(text: AsyncIterator[str]) -> AsyncIterator[str]:
     async for delta in text:
         buffer += delta
         while True:
-            cut = max((buffer.rfind(p + " ") for p in PHRASE_END), default=-1)
-            if cut < 0 and len(buffer) > PHRASE_MAX_CHARS:
+            cut = max((buffer.rfind(p + " ") + 1 for p in PHRASE_END), default=0)  # the space after
+            if cut <= 0 and len(buffer) > PHRASE_MAX_CHARS:
                 cut = buffer.rfind(" ", 0, PHRASE_MAX_CHARS)
             if cut <= 0:
                 break
