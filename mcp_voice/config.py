@@ -142,6 +142,9 @@ class ServeConfig(_Table):
     upstream: str | None = None
     """"openai", "sim", or a ws(s):// URL; None: "openai" if OPENAI_API_KEY is set, else "sim"."""
     model: str = "gpt-realtime"
+    voice: Literal["auto", "tone"] = "auto"
+    """The embedded upstream's voice: "auto" speaks and hears with the `voice` extra when it is
+    installed, "tone" keeps the simulator's quiet tone and understands no audio."""
     token_env: str | None = None
     """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
     upstream_key_env: str | None = None

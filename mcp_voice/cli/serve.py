@@ -54,6 +54,12 @@ def add_parser(subparsers: Any) -> None:
         help="upstream local: an OpenAI-compatible Chat Completions API (e.g. http://127.0.0.1:11434/v1)",
     )
     group.add_argument("--llm-model", metavar="NAME", help="upstream local: the chat model to ask")
+    group.add_argument(
+        "--voice",
+        choices=["auto", "tone"],
+        help="upstream sim/local: auto speaks and hears with the voice extra when installed (default); "
+        "tone keeps the quiet tone and no hearing",
+    )
     group.add_argument("--model", help="model for clients that name none (default gpt-realtime)")
     group.add_argument(
         "--token-env", metavar="NAME", help="variable holding the client token (default MCP_VOICE_TOKEN)"
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             tls_key=args.tls_key,
             llm_url=args.llm_url,
             llm_model=args.llm_model,
+            voice=args.voice,
         )
     except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError) as exc:
         raise common.CliError(str(exc)) from None

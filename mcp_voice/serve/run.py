@@ -82,6 +82,7 @@ def resolve_options(
     insecure: bool = False,
     llm_url: str | None = None,
     llm_model: str | None = None,
+    voice: str | None = None,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -108,7 +109,9 @@ def resolve_options(
         **observe_settings(config),
         api_keys=api_keys,
         **serve_limits(table),
-        sim=embedded_config(target, config, env, llm_url=llm_url, llm_model=llm_model),
+        sim=embedded_config(
+            target, config, env, llm_url=llm_url, llm_model=llm_model, voice=pick(voice, "voice", "auto")
+        ),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -126,6 +129,7 @@ def embedded_config(
     *,
     llm_url: str | None = None,
     llm_model: str | None = None,
+    voice: str = "auto",
 ) -> SimConfig:
     """The embedded upstream's voice (the `voice` extra's, when installed) and, for `local`, its brain."""
     if target not in EMBEDDED:
@@ -143,7 +147,7 @@ def embedded_config(
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
             raise TargetError(f"--llm-url must be an http(s):// URL, not {url!r}")
         llm = LlmSettings(url=url, model=name, api_key=env.get(LLM_KEY_ENV) or None)
-    return SimConfig(speech=default_speech(), llm=llm)
+    return SimConfig(speech=default_speech() if voice == "auto" else None, llm=llm)
 
 
 def voice_lines(settings: ServeSettings) -> list[str]:
@@ -154,7 +158,7 @@ def voice_lines(settings: ServeSettings) -> list[str]:
     lines = [
         f"  voice: {speech.describe()}"
         if speech
-        else "  voice: a tone, no hearing (pip install 'mcp-voice[voice]' to speak and hear)"
+        else "  voice: a tone, no hearing (the voice extra speaks and hears: pip install 'mcp-voice[voice]')"
     ]
     if settings.sim.llm is not None:
         lines.append(f"  brain: {settings.sim.llm.model} at {display_url(settings.sim.llm.url)}")

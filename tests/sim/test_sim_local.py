@@ -245,3 +245,17 @@ async def test_streamed_text_is_spoken_in_phrases_at_punctuation() -> None:
             yield piece
 
     assert [p async for p in phrases(deltas())] == ["Hello there. ", "The weather, ", "in Oslo is cold"]
+
+
+def test_serve_voice_tone_keeps_the_tone_and_says_so() -> None:
+    from mcp_voice.config import parse_config
+    from mcp_voice.serve.run import resolve_options, voice_lines
+
+    options = resolve_options(parse_config({"serve": {"voice": "tone"}}), upstream="sim", env={})
+    assert options.settings.sim.speech is None
+    assert voice_lines(options.settings) == [
+        "  voice: a tone, no hearing (the voice extra speaks and hears: pip install 'mcp-voice[voice]')"
+    ]
+    assert (
+        voice_lines(resolve_options(parse_config({}), upstream="ws://127.0.0.1:9/v1", env={}).settings) == []
+    )
