@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         raise common.CliError(str(exc)) from None
     redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     redact.add_secrets([options.settings.twilio.auth_token if options.settings.twilio else None])
+    llm = options.settings.sim.llm
+    redact.add_secrets([llm.api_key if llm else None])  # the chat API's key: never in a log line
     if args.insecure and not (options.settings.api_keys or options.settings.token):
         where = "" if is_loopback(options.host) else f" (listening on {options.host})"
         print(INSECURE_WARNING + where, file=sys.stderr, flush=True)

@@ -259,3 +259,14 @@ def test_serve_voice_tone_keeps_the_tone_and_says_so() -> None:
     assert (
         voice_lines(resolve_options(parse_config({}), upstream="ws://127.0.0.1:9/v1", env={}).settings) == []
     )
+
+
+def test_serve_local_without_a_model_is_refused_with_what_to_pass(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_voice.cli import main
+
+    monkeypatch.setenv("MCP_VOICE_CONFIG", "")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["serve", "--port", "0", "--upstream", "local", "--llm-url", "http://127.0.0.1:9/v1"]) != 0
+    assert "--llm-url URL --llm-model NAME" in capsys.readouterr().err
