@@ -30,7 +30,6 @@ from mcp.server import MCPServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.app import create_app
 from mcp_voice.serve.run import bind_socket, running
 from mcp_voice.serve.settings import ServeSettings
@@ -38,6 +37,7 @@ from mcp_voice.session.host import HostSettings
 from mcp_voice.sim import SimConfig
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec
+from mcp_voice.upstreams import open_upstream
 from mcp_voice_filesystem import build_server
 from mcp_voice_filesystem import search as fs_search
 

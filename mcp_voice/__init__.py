@@ -34,7 +34,7 @@ _EXPORTS = {
     "channel_pair": "mcp_voice.channels",
     "EventChannel": "mcp_voice.channels",
     "ChannelClosed": "mcp_voice.channels",
-    "open_upstream": "mcp_voice.protocol.upstream",
+    "open_upstream": "mcp_voice.upstreams",
     "ReconnectingUpstream": "mcp_voice.protocol.reconnect",
     "ReconnectPolicy": "mcp_voice.protocol.reconnect",
     "run_simulator": "mcp_voice.sim",
@@ -117,7 +117,6 @@ if TYPE_CHECKING:
     from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError, tls_context_once
     from mcp_voice.protocol.openai_calls import base_url as openai_base_url
     from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
-    from mcp_voice.protocol.upstream import open_upstream
     from mcp_voice.session.context import META_CALL, CallContext
     from mcp_voice.session.decision import CallDecision, valid_transfer_target
     from mcp_voice.session.host import HostSettings, SessionHost, host_session
@@ -132,3 +131,4 @@ if TYPE_CHECKING:
         ToolPolicy,
         ToolResult,
     )
+    from mcp_voice.upstreams import open_upstream

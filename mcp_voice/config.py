@@ -148,6 +148,9 @@ class ServeConfig(_Table):
     upstream: str | None = None
     """"openai", "sim", or a ws(s):// URL; None: "openai" if OPENAI_API_KEY is set, else "sim"."""
     model: str = "gpt-realtime"
+    voice: Literal["auto", "tone"] = "auto"
+    """The embedded upstream's voice: "auto" speaks and hears with the `voice` extra when it is
+    installed, "tone" keeps the simulator's quiet tone and understands no audio."""
     token_env: str | None = None
     """Name of the environment variable holding the clients' bearer token (default MCP_VOICE_TOKEN)."""
     upstream_key_env: str | None = None
@@ -187,6 +190,16 @@ class ServeConfig(_Table):
     """Serve the web console at `GET /` (false: `/` answers 404)."""
 
 
+class LocalConfig(_Table):
+    """`[local]`: the chat model behind `--upstream local` (any OpenAI-compatible Chat Completions API).
+
+    Its key, if it needs one, comes from the environment (MCP_VOICE_LLM_KEY), never this file."""
+
+    llm_url: str | None = None
+    """e.g. "http://127.0.0.1:11434/v1" (Ollama); the full .../chat/completions URL works too."""
+    llm_model: str | None = None
+
+
 class Config(_Table):
     """The whole file. `Config()` is the configuration without a file."""
 
@@ -194,6 +207,7 @@ class Config(_Table):
     servers: dict[str, ServerConfig] = Field(default_factory=dict)
     session: SessionConfig = Field(default_factory=SessionConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    local: LocalConfig = Field(default_factory=lambda: LocalConfig())
     twilio: TwilioConfig = Field(default_factory=lambda: TwilioConfig())
     openai_calls: OpenAICallsConfig = Field(default_factory=lambda: OpenAICallsConfig())
     observe: ObserveConfig = Field(default_factory=lambda: ObserveConfig())

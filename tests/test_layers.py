@@ -1,4 +1,4 @@
-"""The house's shape, read from the source: plugins see one public surface; no import circles.
+"""The house's shape, read from the source: one public surface, no circles, protocol at the floor.
 
 Imports under `TYPE_CHECKING` and inside functions count too: a circle hidden behind them is still
 a circle a reader has to walk.
@@ -116,3 +116,17 @@ def test_everything_the_plugins_use_is_exported() -> None:
 
 def test_no_modules_import_each_other_in_a_circle() -> None:
     assert _cycles(_graph()) == []
+
+
+def test_protocol_imports_nothing_above_it() -> None:
+    """protocol is the floor: the simulator, the session host and serve use it, never the reverse
+    (choosing an upstream, the simulator included, lives above it in `mcp_voice.upstreams`)."""
+    above = ("mcp_voice.sim", "mcp_voice.session", "mcp_voice.serve", "mcp_voice.upstreams")
+    offenders = sorted(
+        f"{name} imports {dep}"
+        for name, deps in _graph().items()
+        if name.startswith("mcp_voice.protocol")
+        for dep in deps
+        if dep.startswith(above)
+    )
+    assert offenders == []

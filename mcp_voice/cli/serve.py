@@ -20,6 +20,7 @@ then what it loaded (plugins, tools). With --tls-cert/--tls-key it serves wss://
 Clients that know only function calls can connect with ?host_calls=hidden (see docs/session.md).
 
 Secrets come from the environment, never the command line: OPENAI_API_KEY (upstream openai),
+MCP_VOICE_LLM_KEY (upstream local: the chat API's key, if it needs one),
 MCP_VOICE_API_KEYS (comma-separated API keys clients present; MCP_VOICE_TOKEN counts as one more):
 a key is required to listen beyond loopback unless --insecure. A key also mints ephemeral client
 secrets (POST /v1/realtime/client_secrets) and reads GET /metrics.
@@ -45,7 +46,20 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument("--host", help="address to listen on (default 127.0.0.1; others need a token)")
     group.add_argument("--port", type=int, help="port (default 8765; 0 picks a free one)")
     group.add_argument(
-        "--upstream", help="openai | sim | ws(s)://URL (default: openai if OPENAI_API_KEY is set, else sim)"
+        "--upstream",
+        help="openai | sim | local | ws(s)://URL (default: openai if OPENAI_API_KEY is set, else sim)",
+    )
+    group.add_argument(
+        "--llm-url",
+        metavar="URL",
+        help="upstream local: an OpenAI-compatible Chat Completions API (e.g. http://127.0.0.1:11434/v1)",
+    )
+    group.add_argument("--llm-model", metavar="NAME", help="upstream local: the chat model to ask")
+    group.add_argument(
+        "--voice",
+        choices=["auto", "tone"],
+        help="upstream sim/local: auto speaks and hears with the voice extra when installed (default); "
+        "tone keeps the quiet tone and no hearing",
     )
     group.add_argument("--model", help="model for clients that name none (default gpt-realtime)")
     group.add_argument(
@@ -113,12 +127,17 @@ def run(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             state=args.state,
+            llm_url=args.llm_url,
+            llm_model=args.llm_model,
+            voice=args.voice,
         )
     except (AuthConfigError, TargetError, TlsConfigError, TwilioConfigError, StateConfigError) as exc:
         raise common.CliError(str(exc)) from None
     redact.add_secrets([options.settings.api_key, options.settings.token, *options.settings.api_keys])
     redact.add_secrets([options.settings.twilio.auth_token if options.settings.twilio else None])
     redact.add_secrets([urlsplit(options.settings.state).password])
+    llm = options.settings.sim.llm
+    redact.add_secrets([llm.api_key if llm else None])  # the chat API's key: never in a log line
     if args.insecure and not (options.settings.api_keys or options.settings.token):
         where = "" if is_loopback(options.host) else f" (listening on {options.host})"
         print(INSECURE_WARNING + where, file=sys.stderr, flush=True)

@@ -1,15 +1,16 @@
-"""Upstream connections: the realtime model server, always over a real WebSocket.
+"""Upstream connections: a realtime model server, always over a real WebSocket.
 
-`open_upstream("openai" | "sim" | "ws(s)://...")` yields an `EventChannel` of GA events. The
-simulator is reached the same way as OpenAI (a loopback WebSocket), so whatever the host does
-against it exercises the real transport.
+`connect_upstream(url, headers)` yields an `EventChannel` of GA events; `resolve_target` turns
+"openai" or a ws(s):// URL into that URL and its headers. Which upstream to use (OpenAI, the
+embedded simulator, the local voice) is chosen above this layer, in `mcp_voice.upstreams`, so
+the protocol knows no simulator.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -20,7 +21,6 @@ from mcp_voice.channels import ChannelClosed
 
 if TYPE_CHECKING:
     from mcp_voice.channels import Event
-    from mcp_voice.sim.config import SimConfig
 
 OPENAI_REALTIME_URL = "wss://api.openai.com/v1/realtime"
 MAX_MESSAGE_BYTES = 32 * 2**20
@@ -95,7 +95,9 @@ def resolve_target(target: str, model: str, api_key: str | None) -> tuple[str, d
     elif urlsplit(target).scheme in ("ws", "wss") and urlsplit(target).netloc:
         url = with_model(target, model)
     else:
-        raise UpstreamError(f"unknown upstream {target!r}: use 'openai', 'sim', or a ws:// or wss:// URL")
+        raise UpstreamError(
+            f"unknown upstream {target!r}: use 'openai', 'sim', 'local', or a ws:// or wss:// URL"
+        )
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return url, headers
@@ -113,30 +115,3 @@ async def connect_upstream(url: str, headers: Mapping[str, str]) -> AsyncIterato
         max_queue=256,
     ) as ws:
         yield WebSocketUpstream(ws)
-
-
-@asynccontextmanager
-async def open_upstream(
-    target: str,
-    *,
-    model: str,
-    api_key: str | None = None,
-    extra_headers: Mapping[str, str] | None = None,
-    sim_config: SimConfig | None = None,
-) -> AsyncIterator[WebSocketUpstream]:
-    """Connect to `target` ("openai", "sim", or a ws(s):// URL) and yield a GA `EventChannel`.
-
-    "sim" starts a simulator on 127.0.0.1:0 in this event loop for the life of the block.
-    """
-    extra: dict[str, Any] = dict(extra_headers or {})
-    if target == "sim":
-        from mcp_voice.sim.server import run_simulator  # the simulator imports this package
-
-        async with run_simulator(config=sim_config) as sim:
-            headers = {**extra, **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
-            async with connect_upstream(with_model(sim.url, model), headers) as channel:
-                yield channel
-        return
-    url, headers = resolve_target(target, model, api_key)
-    async with connect_upstream(url, {**extra, **headers}) as channel:
-        yield channel

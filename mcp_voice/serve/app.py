@@ -8,6 +8,7 @@ drain guard (`drain.py`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
@@ -16,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.bodylimit import BodyLimit
 from mcp_voice.serve.client_secrets import SecretStore
 from mcp_voice.serve.console import console_routes
@@ -36,6 +36,7 @@ from mcp_voice.serve.targets import display_name
 from mcp_voice.serve.twilio import twilio_routes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.upstreams import open_upstream
 
 __all__ = ["RealtimeEndpoint", "ServeSettings", "UpstreamOpener", "create_app"]
 
@@ -44,7 +45,7 @@ def create_app(
     registry: ToolRegistry,
     settings: ServeSettings | None = None,
     *,
-    upstream: UpstreamOpener = open_upstream,
+    upstream: UpstreamOpener | None = None,
     load_errors: Mapping[str, str] | None = None,
     observer: SessionObserver | None = None,
     secret_store: SecretStore | None = None,
@@ -60,6 +61,7 @@ def create_app(
     """
     settings = settings or ServeSettings()
     state = state if state is not None else open_state(settings.state)
+    upstream = upstream or functools.partial(open_upstream, sim_config=settings.sim)
     keys = (*settings.api_keys, *((settings.token,) if settings.token else ()))
     authenticator = Authenticator(keys, secret_store if secret_store is not None else state.secrets)
     metrics = ServeMetrics(registry, log_tool_io=settings.log_tool_io)

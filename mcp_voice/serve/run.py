@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import uvicorn
@@ -32,17 +33,27 @@ from mcp_voice.serve.handshake import uvicorn_limits
 from mcp_voice.serve.openai_calls import calls_settings
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.serve.state import STATE_ENV, open_state
-from mcp_voice.serve.targets import check_target, default_upstream, display_name, upstream_api_key
+from mcp_voice.serve.targets import (
+    TargetError,
+    check_target,
+    default_upstream,
+    display_name,
+    upstream_api_key,
+)
 from mcp_voice.serve.tls import TlsFiles, resolve_tls
 from mcp_voice.serve.twilio.settings import resolve_twilio, startup_notes
 from mcp_voice.session.context import SessionObserver
 from mcp_voice.session.dtmf import DEFAULT_DTMF_TEXT, DtmfAction
 from mcp_voice.session.host import HostSettings
+from mcp_voice.sim.config import LlmSettings, SimConfig
+from mcp_voice.sim.voice import default_speech
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.upstreams import EMBEDDED
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MODEL = "gpt-realtime"
+LLM_KEY_ENV = "MCP_VOICE_LLM_KEY"
 WS_MAX_SIZE = 17 * 1024 * 1024
 """Realtime allows 15 MiB per `input_audio_buffer.append`; leave room for the JSON around it, and
 for the session's own `max_message_bytes` (16 MiB) to answer with an error before this closes."""
@@ -74,6 +85,9 @@ def resolve_options(
     public_url: str | None = None,
     insecure: bool = False,
     state: str | None = None,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
+    voice: str | None = None,
 ) -> ServeOptions:
     """Command line over the config's `[serve]` table over defaults. Raises on unsafe or bad setups."""
     table = getattr(config, "serve", None)
@@ -102,6 +116,9 @@ def resolve_options(
         **serve_limits(table),
         state=state_url(table, state, env),
         console=bool(getattr(table, "console", True)),
+        sim=embedded_config(
+            target, config, env, llm_url=llm_url, llm_model=llm_model, voice=pick(voice, "voice", "auto")
+        ),
     )
     if tls_cert is not None or tls_key is not None:  # the command line's pair, resolved against the cwd
         tls = resolve_tls(tls_cert, tls_key)
@@ -110,6 +127,58 @@ def resolve_options(
             getattr(table, "tls_cert", None), getattr(table, "tls_key", None), _base_dir(config)
         )
     return ServeOptions(host=host, port=int(pick(port, "port", DEFAULT_PORT)), settings=settings, tls=tls)
+
+
+def embedded_config(
+    target: str,
+    config: Any,
+    env: Mapping[str, str],
+    *,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
+    voice: str = "auto",
+) -> SimConfig:
+    """The embedded upstream's voice (the `voice` extra's, when installed) and, for `local`, its brain."""
+    if target not in EMBEDDED:
+        return SimConfig()
+    llm = None
+    if target == "local":
+        table = getattr(config, "local", None)
+        url = llm_url or getattr(table, "llm_url", None)
+        name = llm_model or getattr(table, "llm_model", None)
+        if not url or not name:
+            raise TargetError(
+                "upstream local needs a chat model: --llm-url URL --llm-model NAME "
+                "(or [local] llm_url, llm_model)"
+            )
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise TargetError(f"--llm-url must be an http(s):// URL, not {url!r}")
+        llm = LlmSettings(url=url, model=name, api_key=env.get(LLM_KEY_ENV) or None)
+    return SimConfig(speech=default_speech() if voice == "auto" else None, llm=llm)
+
+
+def voice_lines(settings: ServeSettings) -> list[str]:
+    """What the embedded upstream speaks and hears with, and which model answers (for the start lines)."""
+    if settings.upstream not in EMBEDDED:
+        return []
+    speech = settings.sim.speech
+    lines = [
+        f"  voice: {speech.describe()}"
+        if speech
+        else "  voice: a tone, no hearing (the voice extra speaks and hears: pip install 'mcp-voice[voice]')"
+    ]
+    if settings.sim.llm is not None:
+        lines.append(f"  brain: {settings.sim.llm.model} at {display_url(settings.sim.llm.url)}")
+    return lines
+
+
+def display_url(url: str) -> str:
+    """An http(s) URL without credentials or query, for a log line."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _base_dir(config: Any) -> Path | None:
@@ -357,7 +426,10 @@ async def _serve_on(
                         options.host, port, options.settings.upstream, tls=options.tls is not None
                     )
                     print(line, file=out, flush=True)
-                    for summary in loaded_summary(registry, plugins, load_errors):
+                    for summary in [
+                        *loaded_summary(registry, plugins, load_errors),
+                        *voice_lines(options.settings),
+                    ]:
                         print(summary, file=out, flush=True)
                     if options.settings.console:
                         print(

@@ -15,6 +15,7 @@ from mcp_voice.protocol.reconnect import ReconnectPolicy
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.twilio.settings import TwilioSettings
 from mcp_voice.session.settings import HostSettings
+from mcp_voice.sim.config import SimConfig
 
 __all__ = ["ServeSettings", "UpstreamOpener"]
 
@@ -46,6 +47,8 @@ class ServeSettings:
     """Log tool arguments and results (off: only tool, outcome, duration, bytes)."""
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     """How a session's upstream is reconnected after a drop, and rolled over before its time limit."""
+    sim: SimConfig = field(default_factory=SimConfig)
+    """The embedded upstream (`sim`, `local`): its voice and, for `local`, its chat model."""
     max_sessions: int | None = 1000
     """Concurrent sessions; one more gets an `error` and close 1013 (None: no limit)."""
     allowed_hosts: tuple[str, ...] = ()

@@ -22,12 +22,12 @@ def default_upstream(env: Mapping[str, str]) -> str:
 
 
 def check_target(target: str) -> str:
-    """`openai`, `sim`, or a ws(s):// URL; anything else is refused before serve starts."""
-    if target in ("openai", "sim"):
+    """`openai`, `sim`, `local`, or a ws(s):// URL; anything else is refused before serve starts."""
+    if target in ("openai", "sim", "local"):
         return target
     if urlsplit(target).scheme in ("ws", "wss") and urlsplit(target).netloc:
         return target
-    raise TargetError(f"unknown upstream {target!r}: use openai, sim, or a ws:// or wss:// URL")
+    raise TargetError(f"unknown upstream {target!r}: use openai, sim, local, or a ws:// or wss:// URL")
 
 
 def upstream_api_key(target: str, env: Mapping[str, str], key_env: str | None = None) -> str | None:
@@ -47,7 +47,7 @@ def upstream_api_key(target: str, env: Mapping[str, str], key_env: str | None = 
 
 def display_name(target: str) -> str:
     """How the upstream is shown (listening line, /healthz): a URL loses credentials and query."""
-    if target in ("openai", "sim"):
+    if target in ("openai", "sim", "local"):
         return target
     parts = urlsplit(target)
     host = parts.hostname or ""

@@ -1,8 +1,25 @@
-"""SimConfig: the simulator's own knobs (pacing, reply length, tone), not the Realtime session."""
+"""SimConfig: the simulator's own knobs (pacing, reply length, voice, brain), not the Realtime session."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcp_voice.sim.speech import Speech
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """An OpenAI-compatible Chat Completions endpoint that answers instead of the script."""
+
+    url: str
+    """The API base (`http://127.0.0.1:11434/v1`) or the full `.../chat/completions` URL."""
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    """Sent as `Authorization: Bearer`; never shown (from `MCP_VOICE_LLM_KEY`)."""
+    timeout_s: float = 60.0
+    """Connecting, and each wait for the next streamed chunk."""
 
 
 @dataclass(frozen=True)
@@ -31,3 +48,8 @@ class SimConfig:
     """The input transcript of every user audio item, when `audio.input.transcription` is set."""
     max_session_s: float | None = None
     """Close each session with 1001 and OpenAI's reason once it is this old (OpenAI: 3600)."""
+    speech: Speech | None = None
+    """A real voice (`sim.voice.default_speech()`: eSpeak NG and PocketSphinx, with the `voice`
+    extra): replies are synthesized speech, committed user audio is transcribed. None: the tone."""
+    llm: LlmSettings | None = None
+    """Answer with this chat model instead of the script (the `local` upstream)."""

@@ -16,16 +16,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from anyio.abc import TaskGroup
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
-from mcp_voice.sim.audio import AudioFormat
+from mcp_voice.sim.audio import AudioFormat, decode
+from mcp_voice.sim.brain import thought, vocabulary
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.conversation import Conversation, normalize_item, without_audio
-from mcp_voice.sim.policy import Call, decide
-from mcp_voice.sim.responses import Response, ResponseSpec
+from mcp_voice.sim.llm import LlmError
+from mcp_voice.sim.policy import Call, Reply, decide
+from mcp_voice.sim.responses import Response, ResponseSpec, Thought
 from mcp_voice.sim.session_config import (
     check_format,
     check_modalities,
@@ -178,11 +181,17 @@ class SimConnection:
         self.conversation.audio_ms[item_id] = len(audio) // self._input_format().bytes_per_ms
         await self._emit("conversation.item.added", previous_item_id=before, item=item)
         await self._emit("conversation.item.done", previous_item_id=before, item=item)
+        recognizer = self.config.speech.recognizer if self.config.speech else None
+        transcript = self.config.transcript
+        if recognizer is not None and len(audio) >= MIN_COMMIT_MS * self._input_format().bytes_per_ms:
+            fmt = self._input_format()
+            transcript = await anyio.to_thread.run_sync(
+                recognizer.transcribe, decode(audio, fmt), fmt.rate, vocabulary(self.session)
+            )
+            self.conversation.heard[item_id] = transcript  # the policy and the brain answer it
         if transcription_on(self.session):
-            content["transcript"] = self.config.transcript  # retrieve shows it from now on
-            for event in transcription_events(
-                item_id, self.config.transcript, self.conversation.audio_ms[item_id]
-            ):
+            content["transcript"] = transcript  # retrieve shows it from now on
+            for event in transcription_events(item_id, transcript, self.conversation.audio_ms[item_id]):
                 await self.send(event)
 
     async def _idle_timeout(self) -> None:
@@ -274,6 +283,10 @@ class SimConnection:
                 "audio_end_ms",
             )
         self.conversation.audio_ms[item["id"]] = ev["audio_end_ms"]
+        said = str(content[index].get("transcript") or "")
+        self.conversation.heard[item["id"]] = said[
+            : self.conversation.heard_chars(item["id"], ev["audio_end_ms"])
+        ]
         content = [*content]
         content[index] = {**content[index], "transcript": ""}  # as the real server: unheard text goes
         self.conversation.replace({**item, "content": content})
@@ -326,12 +339,17 @@ class SimConnection:
         if "format" in audio_out:
             check_format(audio_out["format"], "response.audio.output.format", event_id)
         items = self._input_items(params.get("input"), event_id)
-        plan = decide(
-            items,
-            params["tools"] if "tools" in params else self.session.get("tools") or [],
-            params.get("tool_choice", self.session.get("tool_choice", "auto")),
-            self.conversation.audio_ms,
-        )
+        plan: Reply | Call | Thought
+        if self.config.llm is not None:
+            plan = thought(self.config.llm, self.session, params, items, self.conversation.heard)
+        else:
+            plan = decide(
+                items,
+                params["tools"] if "tools" in params else self.session.get("tools") or [],
+                params.get("tool_choice", self.session.get("tool_choice", "auto")),
+                self.conversation.audio_ms,
+                self.conversation.heard,
+            )
         text_chars = sum(len(json.dumps(i.get("content") or i.get("output") or "")) for i in items)
         return ResponseSpec(
             plan=plan,
@@ -376,16 +394,17 @@ class SimConnection:
                 self._arm_idle(response)
         except ConnectionClosed:
             pass
-        except Exception as exc:  # a simulator bug ends this response, not the session
-            log.exception("simulator failed while responding")
-            response.fail(repr(exc))
+        except Exception as exc:  # the model or a simulator bug ends this response, not the session
+            if isinstance(exc, LlmError):
+                log.warning("%s", exc)
+                message = str(exc)
+            else:
+                log.exception("simulator failed while responding")
+                message = f"The simulator failed: {exc!r}"
+            response.fail(message)
             try:
                 async with self._turn:
-                    await self.send(
-                        error_event(
-                            f"The simulator failed: {exc!r}", code="server_error", type="server_error"
-                        )
-                    )
+                    await self.send(error_event(message, code="server_error", type="server_error"))
                     await self.send(response.done_event())
             except ConnectionClosed:
                 pass

@@ -32,6 +32,17 @@ class Conversation:
         """Input audio of user items, for `conversation.item.retrieve`."""
         self.audio_ms: dict[str, int] = {}
         """Audio length per item: user input audio, or the assistant audio sent so far."""
+        self.heard: dict[str, str] = {}
+        """What was recognised in user audio, and what was heard of truncated assistant audio."""
+        self._marks: dict[str, list[tuple[int, int]]] = {}
+
+    def mark_heard(self, item_id: str, audio_ms: int, chars: int) -> None:
+        """`chars` of the item's transcript went out with its first `audio_ms` of audio."""
+        self._marks.setdefault(item_id, []).append((audio_ms, chars))
+
+    def heard_chars(self, item_id: str, audio_end_ms: int) -> int:
+        """How much of the transcript went out with audio that ends by `audio_end_ms` (a barge-in)."""
+        return max((chars for ms, chars in self._marks.get(item_id, ()) if ms <= audio_end_ms), default=0)
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._items
@@ -67,6 +78,8 @@ class Conversation:
     def delete(self, item_id: str) -> bool:
         self.audio.pop(item_id, None)
         self.audio_ms.pop(item_id, None)
+        self.heard.pop(item_id, None)
+        self._marks.pop(item_id, None)
         return self._items.pop(item_id, None) is not None
 
     def has_call(self, call_id: str) -> bool:

@@ -6,7 +6,9 @@ for an answer and decides:
 - a user text containing `say: <text>`      -> reply exactly `<text>` (a hook for tests);
 - a user text naming a session function tool -> call that tool, arguments from the text;
 - a `function_call_output` or system message -> "Tool result: <text, truncated>";
-- user audio                                  -> "I heard you speak for N ms.";
+- user audio                                  -> its transcript answered as text (a tool is
+                                                 called by its spoken name), else
+                                                 "I heard you speak for N ms.";
 - any other user text                         -> "You said: <text>".
 """
 
@@ -42,8 +44,11 @@ def decide(
     tools: Sequence[Mapping[str, Any]] = (),
     tool_choice: Any = "auto",
     audio_ms: Mapping[str, int] | None = None,
+    heard: Mapping[str, str] | None = None,
 ) -> Reply | Call:
-    """The answer to the conversation `items` (oldest first), given the tools on offer."""
+    """The answer to the conversation `items` (oldest first), given the tools on offer.
+
+    `heard`: what the recogniser made of user audio items (by id), answered as typed text is."""
     for item in reversed(items):
         kind, role = item.get("type"), item.get("role")
         if kind == "function_call_output":
@@ -56,6 +61,9 @@ def decide(
         if role == "system":
             return Reply(_readback(text))
         if not text:
+            text = (heard or {}).get(str(item.get("id")), "").strip()
+            if text:
+                return _answer_text(text, tools, tool_choice, spoken=True)
             ms = (audio_ms or {}).get(str(item.get("id")), 0)
             return Reply(f"I heard you speak for {ms} ms.")
         return _answer_text(text, tools, tool_choice)
@@ -67,7 +75,9 @@ def _readback(text: str) -> str:
     return f"Tool result: {short}"
 
 
-def _answer_text(text: str, tools: Sequence[Mapping[str, Any]], tool_choice: Any) -> Reply | Call:
+def _answer_text(
+    text: str, tools: Sequence[Mapping[str, Any]], tool_choice: Any, *, spoken: bool = False
+) -> Reply | Call:
     said = _SAY.search(text)
     if said:
         return Reply(said.group(1).strip())
@@ -76,7 +86,8 @@ def _answer_text(text: str, tools: Sequence[Mapping[str, Any]], tool_choice: Any
     if isinstance(tool_choice, Mapping) and tool_choice.get("name") in names:
         name = str(tool_choice["name"])
     elif tool_choice != "none":
-        name = named_tool(text, names) or (names[0] if tool_choice == "required" and names else None)
+        found = spoken_tool(text, names) if spoken else named_tool(text, names)
+        name = found or (names[0] if tool_choice == "required" and names else None)
     if name is None:
         return Reply(f"You said: {text}")
     return Call(name, json.dumps(arguments_from_text(text), ensure_ascii=False))
@@ -89,6 +100,33 @@ def named_tool(text: str, names: Sequence[str]) -> str | None:
         m = re.search(rf"(?<![{_NAME_CHARS}]){re.escape(name)}(?![{_NAME_CHARS}])", text)
         if m and (best is None or (m.start(), -len(name)) < best[:2]):
             best = (m.start(), -len(name), name)
+    return best[2] if best else None
+
+
+def spoken_form(name: str) -> str:
+    """A tool name as it is said: `calendar__list_events` / `listEvents` -> "calendar list events"."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return " ".join(re.split(r"[_\-\s]+", spaced.lower())).strip()
+
+
+def spoken_tool(text: str, names: Sequence[str]) -> str | None:
+    """The tool whose spoken form appears first in a transcript (the longer one on a tie).
+
+    A tool named by its last words alone counts too ("list events" for `calendar__list_events`),
+    when no other tool ends the same way."""
+    said = " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " "
+    best: tuple[int, int, str] | None = None
+    for name in names:
+        full = spoken_form(name)
+        forms = [full]
+        if "__" in name:
+            tail = spoken_form(name.split("__", 1)[1])
+            if sum(spoken_form(n).endswith(" " + tail) or spoken_form(n) == tail for n in names) == 1:
+                forms.append(tail)
+        for form in forms:
+            at = said.find(f" {form} ")
+            if at >= 0 and (best is None or (at, -len(form)) < best[:2]):
+                best = (at, -len(form), name)
     return best[2] if best else None
 
 

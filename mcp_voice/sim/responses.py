@@ -10,27 +10,32 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
 from mcp_voice.protocol.events import new_call_id, new_event_id, new_item_id, new_response_id
 from mcp_voice.sim.audio import AudioFormat, tone
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.sim.conversation import Conversation
 from mcp_voice.sim.policy import Call, Reply
+from mcp_voice.sim.speaking import each, phrases, speech_chunks
+from mcp_voice.sim.speech import Synthesizer
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Thought = Callable[[], AsyncGenerator[str | Call, None]]
+"""A model's answer as it streams (the `local` brain): text deltas, then tool calls."""
 
 
 @dataclass
 class ResponseSpec:
     """A `response.create` resolved against the session: everything the response needs."""
 
-    plan: Reply | Call
+    plan: Reply | Call | Thought
     in_conversation: bool = True
     modality: str = "audio"
     audio_format: dict[str, Any] = field(default_factory=lambda: {"type": "audio/pcm", "rate": 24000})
@@ -58,6 +63,8 @@ class Response:
         self._cancelled = anyio.Event()
         self._text_chars = 0
         self._audio_ms = 0
+        self._pull_scope: anyio.CancelScope | None = None
+        self._error: Exception | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -67,6 +74,8 @@ class Response:
         if self.status in ("in_progress", "incomplete") and not self._cancelled.is_set():
             self.status, self.reason = "cancelled", reason
             self._cancelled.set()
+            if self._pull_scope is not None:  # stop waiting for the model at once
+                self._pull_scope.cancel()
 
     @property
     def cancelled(self) -> bool:
@@ -133,8 +142,58 @@ class Response:
             return
         if isinstance(self.spec.plan, Call):
             await self._function_call(self.spec.plan)
-        else:
+        elif isinstance(self.spec.plan, Reply):
             await self._message(self._limit(self.spec.plan.text))
+        else:
+            await self._think(self.spec.plan)
+
+    async def _pull(self, stream: AsyncIterator[str | Call]) -> str | Call | None:
+        """The model's next piece; None at its end or once cancelled (the wait ends at once)."""
+        if self.cancelled:
+            return None
+        with anyio.CancelScope() as scope:
+            self._pull_scope = scope
+            try:
+                return await anext(stream)
+            except StopAsyncIteration:
+                return None
+            finally:
+                self._pull_scope = None
+        return None
+
+    async def _think(self, thought: Thought) -> None:
+        """Stream the model's answer: its text as a message (spoken as it comes), then its calls."""
+        stream = thought()
+        calls: list[Call] = []
+        try:
+            first = await self._pull(stream)
+            while isinstance(first, Call):
+                calls.append(first)
+                first = await self._pull(stream)
+
+            async def text() -> AsyncIterator[str]:
+                piece: str | Call | None = first
+                while piece is not None:
+                    if isinstance(piece, Call):
+                        calls.append(piece)
+                    elif piece:
+                        yield piece
+                    try:
+                        piece = await self._pull(stream)
+                    except Exception as exc:  # the item is closed first; run() then fails the response
+                        self._error = exc
+                        return
+
+            if first is not None:
+                await self._message(text())
+            if self._error is not None:
+                raise self._error
+            for call in calls:
+                if self.cancelled:
+                    break
+                await self._function_call(call)
+        finally:
+            await stream.aclose()  # closes the HTTP stream when cancelled early
 
     def _limit(self, text: str) -> str:
         limit = self.spec.max_output_tokens
@@ -208,7 +267,7 @@ class Response:
         )
         await self._close_item(index, {**item, "arguments": sent})
 
-    async def _message(self, text: str) -> None:
+    async def _message(self, text: str | AsyncIterator[str]) -> None:
         audio = self.spec.modality == "audio"
         item_id = new_item_id()
         item: dict[str, Any] = {
@@ -223,7 +282,10 @@ class Response:
         where = {"item_id": item_id, "output_index": index, "content_index": 0}
         part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
         await self._event("response.content_part.added", **where, part=part)
-        sent = await (self._stream_audio(text, where) if audio else self._stream_text(text, where))
+        if isinstance(text, str):
+            sent = await (self._stream_audio(text, where) if audio else self._stream_text(text, where))
+        else:
+            sent = await (self._speak_stream(text, where) if audio else self._pass_text(text, where))
         if audio:
             await self._event("response.output_audio.done", **where)
             await self._event("response.output_audio_transcript.done", **where, transcript=sent)
@@ -243,6 +305,9 @@ class Response:
 
     async def _stream_audio(self, text: str, where: dict[str, Any]) -> str:
         """Audio deltas with the transcript spread over them; returns the transcript sent."""
+        synthesizer = self.config.speech.synthesizer if self.config.speech else None
+        if synthesizer is not None:
+            return await self._stream_speech(synthesizer, [text], where)
         cfg, fmt = self.config, AudioFormat.from_session(self.spec.audio_format)
         total = self._duration_ms(text)
         chunk = tone(fmt, cfg.chunk_ms, cfg.tone_hz, cfg.tone_amplitude)
@@ -262,9 +327,58 @@ class Response:
             self._audio_ms += ms
             if self.spec.in_conversation:
                 self.conversation.audio_ms[where["item_id"]] = self._audio_ms
+                self.conversation.mark_heard(where["item_id"], self._audio_ms, chars)
             await self._wait(start + self._audio_ms * cfg.speed / 1000 - anyio.current_time())
         self._text_chars += chars
         return text[:chars]
+
+    async def _speak_stream(self, text: AsyncIterator[str], where: dict[str, Any]) -> str:
+        """A streamed answer in audio: spoken phrase by phrase as it arrives (the tone: once whole)."""
+        synthesizer = self.config.speech.synthesizer if self.config.speech else None
+        if synthesizer is not None:
+            return await self._stream_speech(synthesizer, phrases(text), where)
+        whole = "".join([piece async for piece in text])
+        return await self._stream_audio(whole, where)
+
+    async def _pass_text(self, text: AsyncIterator[str], where: dict[str, Any]) -> str:
+        """A streamed answer in text: each delta as the model sent it."""
+        sent = ""
+        async for delta in text:
+            if self.cancelled:
+                break
+            await self._event("response.output_text.delta", **where, delta=delta)
+            sent += delta
+        self._text_chars += len(sent)
+        return sent
+
+    async def _stream_speech(
+        self, synthesizer: Synthesizer, phrases: Iterable[str] | AsyncIterable[str], where: dict[str, Any]
+    ) -> str:
+        """Synthesized speech, phrase by phrase, in deltas at playback pace; each word's transcript
+        goes out with the audio chunk it starts in. Returns the transcript sent."""
+        cfg, fmt = self.config, AudioFormat.from_session(self.spec.audio_format)
+        start = anyio.current_time()
+        sent = ""
+        async for phrase in each(phrases):
+            if self.cancelled:
+                break
+            spoken = await anyio.to_thread.run_sync(synthesizer.synthesize, phrase)
+            joiner = " " if sent and not sent.endswith(" ") and not phrase.startswith(" ") else ""
+            for chunk in speech_chunks(spoken, phrase, fmt, cfg.chunk_ms, joiner):
+                if self.cancelled:
+                    break
+                delta = base64.b64encode(chunk.audio).decode()
+                await self._event("response.output_audio.delta", **where, delta=delta)
+                if chunk.words:
+                    await self._event("response.output_audio_transcript.delta", **where, delta=chunk.words)
+                    sent += chunk.words
+                self._audio_ms += chunk.ms
+                if self.spec.in_conversation:
+                    self.conversation.audio_ms[where["item_id"]] = self._audio_ms
+                    self.conversation.mark_heard(where["item_id"], self._audio_ms, len(sent))
+                await self._wait(start + self._audio_ms * cfg.speed / 1000 - anyio.current_time())
+        self._text_chars += len(sent)
+        return sent
 
     async def _stream_text(self, text: str, where: dict[str, Any]) -> str:
         """Text deltas a few words at a time, paced like a model's text; returns the text sent."""

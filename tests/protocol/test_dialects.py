@@ -21,8 +21,8 @@ from mcp_voice.protocol.dialects import (
     server_event_to_beta,
     session_to_beta,
 )
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.sim import SimConfig
+from mcp_voice.upstreams import open_upstream
 
 
 def _by_type(union: Any) -> dict[str, type]:

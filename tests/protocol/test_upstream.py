@@ -6,8 +6,9 @@ import anyio
 import pytest
 
 from mcp_voice.channels import ChannelClosed
-from mcp_voice.protocol.upstream import UpstreamError, open_upstream, resolve_target, with_model
+from mcp_voice.protocol.upstream import UpstreamError, resolve_target, with_model
 from mcp_voice.sim import SimConfig, run_simulator
+from mcp_voice.upstreams import open_upstream
 
 
 def test_with_model_appends_only_when_missing() -> None:

@@ -13,9 +13,9 @@ import anyio
 import pytest
 from conftest import serving
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.sim import SimConfig
+from mcp_voice.upstreams import open_upstream
 
 pytestmark = pytest.mark.anyio
 

@@ -12,11 +12,11 @@ import websockets
 from conftest import FakeUpstream, serving
 from tool_server import server as tool_server
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.sim import SimConfig
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec
+from mcp_voice.upstreams import open_upstream
 
 pytestmark = pytest.mark.anyio
 BETA = {"OpenAI-Beta": "realtime=v1"}

@@ -55,7 +55,8 @@ def trace(path: Path) -> list[dict[str, Any]]:
 
 
 async def phone_serve(tmp_path: Path) -> Any:
-    args = ("--port", "0", "--upstream", "sim", "--config", str(write_config(tmp_path)))
+    # the tone: its length (60 ms a character of the scripted reply) is what the test checks
+    args = ("--port", "0", "--upstream", "sim", "--voice", "tone", "--config", str(write_config(tmp_path)))
     return serve_process(*args, "--public-url", "https://phone.example.test", env={"TWILIO_AUTH_TOKEN": ""})
 
 

@@ -20,11 +20,12 @@ from mcp.server import MCPServer
 from test_serve_wire import until, user_text
 
 from mcp_voice.protocol.reconnect import ReconnectPolicy
-from mcp_voice.protocol.upstream import WebSocketUpstream, open_upstream
+from mcp_voice.protocol.upstream import WebSocketUpstream
 from mcp_voice.serve.settings import ServeSettings
 from mcp_voice.sim import SimConfig
 from mcp_voice.tools.registry import ToolRegistry
 from mcp_voice.tools.spec import ServerSpec
+from mcp_voice.upstreams import open_upstream
 
 pytestmark = pytest.mark.anyio
 QUICK = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.1, rollover_after_s=None)

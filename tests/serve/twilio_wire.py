@@ -23,8 +23,8 @@ import websockets
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mcp_voice import g711
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.sim import SimConfig
+from mcp_voice.upstreams import open_upstream
 
 Event = dict[str, Any]
 WAIT_S = 10.0

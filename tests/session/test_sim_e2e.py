@@ -14,10 +14,10 @@ import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.session import SessionHost, channel_pair, host_session
 from mcp_voice.sim.config import SimConfig
 from mcp_voice.tools.registry import ToolRegistry
+from mcp_voice.upstreams import open_upstream
 from tests.session.servers import Probe
 from tests.session.wire import Recorder, assert_ga, check_response_creates
 

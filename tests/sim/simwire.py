@@ -14,8 +14,8 @@ import anyio
 from openai.types.realtime import RealtimeServerEvent
 
 from mcp_voice.channels import EventChannel
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.sim import SimConfig
+from mcp_voice.upstreams import open_upstream
 
 TIMEOUT_S = 10.0
 """Per wait: generous for a loaded 2-core machine; the waits normally end in milliseconds."""

@@ -9,8 +9,8 @@ import pytest
 import websockets
 from simwire import TIMEOUT_S, Wire, connect, validate_ga
 
-from mcp_voice.protocol.upstream import open_upstream
 from mcp_voice.sim import SimConfig, run_simulator
+from mcp_voice.upstreams import open_upstream
 
 pytestmark = pytest.mark.anyio
 
