@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 
-const [baseURL, hostText] = process.argv.slice(2);
+const [baseURL, hostText, slowText] = process.argv.slice(2);
 const client = new OpenAI({ apiKey: 'client-key', baseURL });
 const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime' }, client);
 
@@ -66,6 +66,28 @@ rt.send({
 });
 await until(() => events.some((e) => e.type === 'session.updated'), 'session.updated');
 
+// Every response a host-call turn causes, counted until the session has been quiet for 3 s.
+let lastEvent = Date.now();
+rt.on('event', () => {
+  lastEvent = Date.now();
+});
+const quiet = () =>
+  new Promise((resolve) => {
+    const tick = () => (Date.now() - lastEvent >= 3000 ? resolve() : setTimeout(tick, 100));
+    tick();
+  });
+async function quietTurn(text, result) {
+  const from = events.length;
+  const said = texts().length;
+  say(text);
+  await until(() => texts().slice(said).some((t) => t.includes(result)), `the spoken result of ${text}`);
+  await quiet();
+  return {
+    responses_created: count('response.created', from),
+    result_spoken: texts().slice(said).filter((t) => t.includes(result)).length,
+  };
+}
+
 const start = events.length;
 say(hostText);
 await until(() => texts().some((t) => t.startsWith('Tool result')), 'the spoken result');
@@ -85,6 +107,13 @@ rt.send({ type: 'conversation.item.create', item: { type: 'function_call_output'
 rt.send({ type: 'response.create' });
 await until(() => texts().some((t) => t.includes('echoed pong')), 'the function result');
 
+const functionResponses = count('response.created', before);
+
+// Last, so the counts above are of a fresh session's first call.
+const quietCounts = slowText
+  ? { sync: await quietTurn(hostText, 'Tool result'), slow: await quietTurn(slowText, 'report on') }
+  : null;
+
 console.log(
   JSON.stringify({
     url: rt.url.toString(),
@@ -94,7 +123,8 @@ console.log(
       mcp_item_done: mcpDone.length,
       mcp_output: mcpDone.map((e) => e.item.output),
     },
-    function_call: { responses_created: count('response.created', before) },
+    function_call: { responses_created: functionResponses },
+    quiet: quietCounts,
     errors,
   }),
 );

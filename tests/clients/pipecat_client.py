@@ -3,7 +3,8 @@
 Run by pytest as a subprocess: `python pipecat_client.py WS_URL TEXT REPLY [--function NAME]`.
 A pipeline (context aggregators around the service) starts from a context whose user message is
 TEXT, and runs until an assistant text containing REPLY is complete, then one more turn (a
-system note, the fence) so any further response the first turn caused shows up before it.
+system note, the fence) so any further response the first turn caused shows up before it; the
+turn's responses are counted once the session has been quiet for 3 s.
 With `--function NAME` the service has a client-side function tool NAME whose handler answers
 "echoed <word>". Prints one JSON line of counts.
 """
@@ -118,12 +119,21 @@ async def main(url: str, text: str, reply: str, function: str | None) -> dict[st
     try:
         await task.queue_frames([LLMRunFrame()])
         await collector.until(lambda: any(reply in t for t in collector.texts), "the reply")
+        # Every response the turn caused, counted until 3 s pass with none started and no text.
+        while True:
+            seen = (CountingService.created, CountingService.done, len(collector.texts))
+            await asyncio.sleep(3.0)
+            if seen == (CountingService.created, CountingService.done, len(collector.texts)):
+                break
         turn = CountingService.created
+        spoken = sum(reply in t for t in collector.texts)
         # Straight into the service, as an application's own processor next to it would push it.
         await llm.queue_frame(LLMMessagesAppendFrame([{"role": "system", "content": FENCE}], run_llm=True))
         await collector.until(lambda: any(FENCE in t for t in collector.texts), "the fence")
         return {
             "responses_before_fence": turn,
+            "responses_until_quiet": turn,
+            "reply_spoken": spoken,
             "responses_created": CountingService.created,
             "texts": collector.texts,
             "function_calls": calls,

@@ -72,6 +72,7 @@ async def test_agents_realtime_hears_each_host_call_once(
         url = f"ws://127.0.0.1:{port_of(line)}/v1/realtime?model=gpt-realtime"
         flags = [] if auto else ["--no-auto-trigger"]
         report = await run_client(node(), "agents_realtime.mjs", url, text, result, *flags)
+    print(f"agents-realtime auto={auto} long_running={long_running}:", report["host_call"])
     assert report["errors"] == []
     # every event of a type the SDK knows passes its own zod schema (it drops the others silently)
     assert report["invalid_events"] == [] and report["checked_types"] >= 15, report
@@ -125,13 +126,18 @@ async def test_openai_npm_realtime_ws_over_tls(tmp_path: Path) -> None:
             "openai_ws.mjs",
             f"https://127.0.0.1:{port}/v1",
             HOST_TEXT,
+            SLOW_TEXT,
             env={"NODE_EXTRA_CA_CERTS": str(cert)},
         )
+    print("openai npm:", report["quiet"])
     assert report["errors"] == []
     assert report["url"].startswith(f"wss://127.0.0.1:{port}/v1/realtime")
     assert report["session_updated"] == 1  # the answer to its own session.update, nothing else
     assert report["host_call"] == {"responses_created": 2, "mcp_item_done": 1, "mcp_output": [RESULT]}
     assert report["function_call"]["responses_created"] == 2
+    # counted until 3 s of quiet: the call and its read-back; a long-running call one more, its result
+    assert report["quiet"]["sync"] == {"responses_created": 2, "result_spoken": 1}, report
+    assert report["quiet"]["slow"] == {"responses_created": 3, "result_spoken": 1}, report
 
 
 async def test_pipecat_realtime_service_with_hidden_host_calls(tmp_path: Path) -> None:
@@ -141,11 +147,16 @@ async def test_pipecat_realtime_service_with_hidden_host_calls(tmp_path: Path) -
         url = f"ws://127.0.0.1:{port_of(line)}/v1/realtime?host_calls=hidden&"
         script = str(CLIENTS / "pipecat_client.py")
         host = await run_client(sys.executable, script, url, HOST_TEXT, RESULT)
+        slow = await run_client(sys.executable, script, url, SLOW_TEXT, "report on")
         mine = await run_client(
             sys.executable, script, url, "client_echo word=pong", "echoed pong", "--function", "client_echo"
         )
     assert host["errors"] == [] and mine["errors"] == []
+    print("pipecat hidden:", host["responses_until_quiet"], slow["responses_until_quiet"])
     assert host["responses_before_fence"] == 2, host  # the call (nothing shown), then its result
+    assert host["reply_spoken"] == 1, host
+    # long-running: the call, the placeholder's read-back, then the result, spoken once
+    assert slow["responses_until_quiet"] == 3 and slow["reply_spoken"] == 1, slow
     assert any(RESULT in text for text in host["texts"])
     assert mine["function_calls"] == [{"word": "pong"}]
     assert any("echoed pong" in text for text in mine["texts"])
