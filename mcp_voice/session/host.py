@@ -100,6 +100,7 @@ class SessionHost:
             max_client_queue=settings.max_queued_responses,
             readback_wait_s=settings.readback_wait_s,
             later=self._later,
+            reply=self.outbox.client,
         )
         self.questions = Questions(self.outbox, self.sequencer, self._show_tool)
         self.calls = CallManager(

@@ -31,7 +31,7 @@ from typing import Any
 
 import anyio
 
-from mcp_voice.protocol.events import new_event_id
+from mcp_voice.protocol.events import new_event_id, new_response_id
 from mcp_voice.session.items import response_create
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ Event = dict[str, Any]
 ALREADY_ACTIVE = "conversation_already_has_active_response"
 VAD_RESPONSE_GRACE_S = 1.5
 """After a VAD commit, how long to wait for the response server VAD creates before sending ours."""
+LATE_READBACK_S = 10.0
+"""How long after a read-back a plain client request may still be that read-back's, asked late."""
 KNOWN_READBACK_WAIT_S = 1.0
 """How long a read-back waits for a client known to ask for read-backs before the host asks itself."""
 
@@ -73,6 +75,25 @@ class _Sent:
     """A host request sent with a joined client request's `event_id` (`client_event` is that request)."""
 
 
+def answered_already(event_id: Any) -> list[Event]:
+    """An empty response (created, then done with no output) answering a late read-back request."""
+    response: Event = {
+        "object": "realtime.response",
+        "id": new_response_id(),
+        "status": "in_progress",
+        "status_details": None,
+        "output": [],
+        "conversation_id": "conv_default",
+        "metadata": {"mcp_voice": "readback_already_given"},
+        "usage": None,
+    }
+    done = {**response, "status": "completed"}
+    return [
+        {"type": "response.created", "event_id": new_event_id(), "response": response},
+        {"type": "response.done", "event_id": new_event_id(), "response": done},
+    ]
+
+
 def is_out_of_band(response: Event) -> bool:
     """A response outside the default conversation (`conversation: "none"` gives conversation_id null)."""
     return "conversation_id" in response and response["conversation_id"] is None
@@ -88,8 +109,13 @@ class ResponseSequencer:
         max_client_queue: int | None = None,
         readback_wait_s: float = 0.0,
         later: Later | None = None,
+        reply: Callable[[Event], Awaitable[None]] | None = None,
     ) -> None:
         self._send = send
+        self._reply = reply
+        """To the client: the empty answer to a read-back request that came after the read-back."""
+        self._spoken_readback: list[HostRequest] = []
+        self._spoken_at = 0.0
         self._readback_wait_s = readback_wait_s if later is not None else 0.0
         self._later = later
         self.client_reads_back: bool | None = None if self._readback_wait_s > 0 else False
@@ -149,6 +175,13 @@ class ResponseSequencer:
             logger.debug("client response.create %s joins the host's read-back", event.get("event_id"))
             await self.drain()
             return True
+        if self._late_readback(event) and self._reply is not None:
+            logger.debug(
+                "client response.create %s asks for a read-back already spoken", event.get("event_id")
+            )
+            for answer in answered_already(event.get("event_id")):
+                await self._reply(answer)
+            return True
         if self._max_client_queue is not None and len(self._client) >= self._max_client_queue:
             return False
         if not isinstance(event.get("event_id"), str):
@@ -164,6 +197,8 @@ class ResponseSequencer:
     def _join_readback(self, event: Event) -> bool:
         """A plain request while a read-back the client may have asked for is queued, sent or running."""
         new_turn, self._client_turn = self._client_turn, False
+        if new_turn:
+            self._spoken_readback = []
         if new_turn or set(event) - {"type", "event_id"}:
             return False
         sent = self._pending.host if self._pending is not None else []
@@ -173,6 +208,22 @@ class ResponseSequencer:
                 self.client_reads_back = True
                 if request in self._host and request.joined is None:
                     request.joined = event  # not sent yet: it goes now, as the client's request
+                return True
+        return False
+
+    def _late_readback(self, event: Event) -> bool:
+        """A plain request for a read-back that was already spoken (a slow client's first call).
+
+        It gets an empty response (`answered_already`), so a client that waits for its request to
+        be answered (the agents SDK's sequencer) is released and nothing is spoken twice.
+        `_join_readback` has already ruled out a new turn and requests with parameters.
+        """
+        if set(event) - {"type", "event_id"} or anyio.current_time() - self._spoken_at > LATE_READBACK_S:
+            return False
+        for request in self._spoken_readback:
+            if request.readback > 0:
+                request.readback -= 1
+                self.client_reads_back = True
                 return True
         return False
 
@@ -306,6 +357,8 @@ class ResponseSequencer:
             self._active.clear()
         self._last = None
         self._blocked = False
+        if self._running_readback and self._reply is not None:
+            self._spoken_readback, self._spoken_at = self._running_readback, anyio.current_time()
         self._running_readback = []
 
     def _error(self, error: Event) -> bool:

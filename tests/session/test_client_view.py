@@ -134,6 +134,33 @@ async def test_a_request_after_the_clients_own_message_is_a_new_turn(registry: T
         assert (await s.upstream("response.create"))["event_id"] == "evt_new_turn"
 
 
+async def test_a_read_back_request_after_the_read_back_gets_an_empty_answer(registry: ToolRegistry) -> None:
+    """A client too slow for the wait asks after the read-back was spoken: released, not repeated."""
+    async with open_session(registry, HostSettings(readback_wait_s=0)) as s:
+        await s.upstream("session.update")
+        await s.call_tool("voice__add", {"a": 2, "b": 2})
+        await s.upstream_item()
+        await s.upstream("response.create")
+        await s.respond(assistant_item("Four."))
+        await s.received_until("response.done")
+        await s.send({"type": "response.create", "event_id": "evt_late"})
+        seen = await s.received_until("response.done")
+        done = seen[-1]
+        while done["response"].get("metadata") is None:  # the read-back's own, still on its way
+            seen = await s.received_until("response.done")
+            done = seen[-1]
+        assert seen[-2]["type"] == "response.created" and done["response"]["output"] == []
+        assert done["response"]["metadata"] == {"mcp_voice": "readback_already_given"}
+        await s.settle()
+        assert len(s.sent("upstream", "response.create")) == 1  # nothing spoken twice
+        # the client's next turn is its own again
+        message = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Thanks"}]}
+        await s.send({"type": "conversation.item.create", "item": message})
+        await s.upstream("conversation.item.create")
+        await s.send({"type": "response.create", "event_id": "evt_next"})
+        assert (await s.upstream("response.create"))["event_id"] == "evt_next"
+
+
 async def test_a_response_create_with_parameters_never_joins(registry: ToolRegistry) -> None:
     async with open_session(registry) as s:
         await s.upstream("session.update")
