@@ -18,6 +18,7 @@ import anyio.abc
 
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
+from mcp_voice.protocol.shapes import checked
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
@@ -71,7 +72,7 @@ class SessionHost:
         """The WebSocket close a transport gives its client (1011 upstream unavailable, 1001
         shutdown, 1008/1009 policy); see `end()`."""
         self.registry = registry
-        self.upstream = upstream
+        self.upstream = upstream = checked(upstream)  # a no-op for a WebSocket or reconnecting upstream
         self.client = client
         self.tools = SessionTools(
             registry,
@@ -327,13 +328,8 @@ class SessionHost:
             except ChannelClosed:
                 self.end(1011, "upstream unavailable")
                 raise
-            if type(event) is not dict:
-                logger.warning("upstream sent a non-JSON message: %.80r", event)
-                continue
-            kind = event.get("type")
-            if type(kind) is not str:
-                logger.warning("dropped an upstream event without a string type: %s", _excerpt(event))
-                continue
+            assert type(event) is dict  # checked where it entered (protocol.shapes)
+            kind = event["type"]
             try:
                 if kind in _UPSTREAM_PASSTHROUGH:
                     if feed.holding:
@@ -349,7 +345,7 @@ class SessionHost:
                 await self._act_on(kind, event)
             except ChannelClosed:
                 raise
-            except Exception as exc:  # a malformed upstream event is dropped; the session goes on
+            except Exception as exc:  # a sound shape no code foresaw: dropped; the session goes on
                 logger.warning("dropped a malformed upstream %s event (%r): %s", kind, exc, _excerpt(event))
             await drain()
 
