@@ -34,6 +34,20 @@ _NESTED: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
 }
 """Fields inside those objects that, where present and not null, have these types."""
 _LISTS_OF_OBJECTS = (("response", "output"), ("item", "content"), ("session", "tools"))
+_REQUIRED = {
+    "error": "error",
+    "session.created": "session",
+    "session.updated": "session",
+    "response.created": "response",
+    "response.done": "response",
+    "response.output_item.added": "item",
+    "response.output_item.done": "item",
+    "conversation.item.added": "item",
+    "conversation.item.done": "item",
+    "conversation.item.retrieved": "item",
+    "rate_limits.updated": "rate_limits",
+}
+"""The field each of these events is about: without it, it is not that event."""
 _KIND_NAMES = {str: "a string", int: "an integer", list: "an array", dict: "an object"}
 
 
@@ -57,6 +71,9 @@ def server_event_problem(event: Any) -> str | None:
         value = event.get(key)
         if value is not None and (type(value) is not int):
             return f"{kind}: '{key}' is {type(value).__name__}, not an integer"
+    required = _REQUIRED.get(kind)
+    if required is not None and required not in event:
+        return f"{kind}: no '{required}'"
     for key in _OBJECTS:
         if key in event and type(event[key]) is not dict:
             return f"{kind}: '{key}' is {type(event[key]).__name__}, not an object"

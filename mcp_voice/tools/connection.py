@@ -22,13 +22,13 @@ import httpx2
 import mcp.types as types
 from mcp import Client, MCPError
 from mcp.client.session import IncomingMessage
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
+from mcp_voice.tools.stdio_reader import linear_stdio_client
 
 if TYPE_CHECKING:
     from mcp.shared.dispatcher import ProgressFnT
@@ -187,7 +187,8 @@ class ServerConnection:
             transport: Any = _http_transport(target, dict(self.spec.headers))
             return Client(_WatchedTransport(transport, lost), message_handler=handler)
         if self.spec.kind == "stdio":
-            return Client(_WatchedTransport(stdio_client(target), lost), message_handler=handler)  # type: ignore[arg-type]
+            # Our reader: the SDK's rejoins a long line per chunk (a 20 MB result cost seconds).
+            return Client(_WatchedTransport(linear_stdio_client(target), lost), message_handler=handler)  # type: ignore[arg-type]
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"
