@@ -40,9 +40,10 @@ from mcp.shared.message import SessionMessage
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 2**20
-"""A server message past this is not read: far above any session's `max_result_chars` (100,000
-by default), which cuts a result to its limit after it is read."""
+MAX_MESSAGE_BYTES = 32 * 2**20
+"""A server message past this is not read. A result is in a message about twice (as text and as
+`structuredContent`), so results up to some 16 MB arrive: far above any session's
+`max_result_chars` (100,000 by default), which cuts a result to its limit after it is read."""
 _HEAD_BYTES = 256
 """How much of a skipped message is kept: enough to find the id of the request it answers."""
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.){0,200}")')
@@ -88,8 +89,9 @@ def too_big_answer(size: int, head: bytes, limit: int) -> SessionMessage | Excep
     match = _ID.search(head)
     if match is None:
         return ValueError(message)
-    error = {"jsonrpc": "2.0", "id": json.loads(match.group(1)), "error": {"code": -32603, "message": message}}
-    return _parse_line(json.dumps(error))
+    error = {"code": -32603, "message": message}
+    answer = {"jsonrpc": "2.0", "id": json.loads(match.group(1)), "error": error}
+    return _parse_line(json.dumps(answer))
 
 
 @asynccontextmanager
