@@ -46,6 +46,8 @@ MAX_MESSAGE_BYTES = 32 * 2**20
 `max_result_chars` (100,000 by default), which cuts a result to its limit after it is read."""
 _HEAD_BYTES = 256
 """How much of a skipped message is kept: enough to find the id of the request it answers."""
+_METHOD = re.compile(rb'^\s*\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*?"method"\s*:')
+"""A `method` key at the top level of the message's start (the SDK writes it before `params`)."""
 _ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.){0,200}")')
 
 
@@ -87,7 +89,7 @@ def too_big_answer(size: int, head: bytes, limit: int) -> SessionMessage | Excep
     """A JSON-RPC error for the request an over-long message answered (found by its id)."""
     message = f"the MCP server sent a message of {size} bytes, over this host's limit of {limit}: not read"
     match = _ID.search(head)
-    if match is None:
+    if match is None or _METHOD.search(head):  # a request or notification from the server: no answer
         return ValueError(message)
     error = {"code": -32603, "message": message}
     answer = {"jsonrpc": "2.0", "id": json.loads(match.group(1)), "error": error}

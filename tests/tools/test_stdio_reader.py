@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
+from mcp.shared.message import SessionMessage
 
 from mcp_voice.tools import ServerSpec, ToolRegistry
-from mcp_voice.tools.stdio_reader import LineFramer, linear_stdio_client
+from mcp_voice.tools.stdio_reader import LineFramer, linear_stdio_client, too_big_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -47,3 +48,13 @@ def test_the_framer_joins_pieces_once_and_splits_many_lines_per_chunk() -> None:
     size, head = skipped[0]  # its size, and its start (where the id of the request it answers is)
     assert size == len(b'{"id": 7, "result": "') + 102 and head.startswith(b'{"id": 7, ')
     assert skipped[1] == b'{"d":4}'
+
+
+def test_only_an_over_long_answer_gets_an_error_in_its_place() -> None:
+    head = b'{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x'
+    answer = too_big_answer(10**8, head, 100)
+    assert isinstance(answer, SessionMessage)
+    assert answer.message.id == 7 and "over this host's limit of 100" in answer.message.error.message  # type: ignore[union-attr]
+    head = b'{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage","params":{'
+    request = too_big_answer(10**8, head, 100)
+    assert isinstance(request, ValueError)  # the server's own request: nothing of ours to answer
