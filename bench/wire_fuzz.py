@@ -3,7 +3,8 @@
 Run by `bench/fuzz.py` (the default part). Every session is a real WebSocket to serve on loopback,
 whose upstream is a loopback GA server that plays the fuzzed upstream events; the metrics tap,
 the event log and the reconnect mirror are all on. After its events each session is probed (a
-`conversation.item.retrieve` the upstream refuses: the `error` must reach the client): a session that closed, or never answered, ended.
+`conversation.item.retrieve` the upstream refuses: the `error` must reach the client): a session
+that closed, or never answered, ended.
 Only the public serve API is used, so the same script measures an older checkout.
 """
 
@@ -80,7 +81,8 @@ def _deep(rng: random.Random) -> Any:
 def odd_value(rng: random.Random) -> Any:
     """A value of a type or size no field expects."""
     choices: list[Any] = [None, True, False, 0, -1, 7, 2**70, 1.5, "", "x", "e" * 600, [], {}, [1, "a"],
-                          {"a": {}}, ["x"], {"type": ["x"]}, [{"id": 5}], {"id": ["x"], "usage": 3}]  # fmt: skip
+                          {"a": {}}, ["x"], {"type": ["x"]}, [{"id": 5}],
+                          {"id": ["x"], "usage": 3}]  # fmt: skip
     return _deep(rng) if rng.random() < 0.08 else copy.deepcopy(rng.choice(choices))
 
 
@@ -138,7 +140,7 @@ class ScriptedUpstream:
                         json.dumps({"type": "session.updated", "event_id": "ev_u", "session": session})
                     )
                 elif event.get("type") == "conversation.item.retrieve":  # the probe: answered as OpenAI does
-                    error = {"type": "invalid_request_error", "code": "item_not_found", "message": "no such item",
+                    error = {"type": "invalid_request_error", "code": "item_not_found", "message": "none",
                              "param": "item_id", "event_id": event.get("event_id")}  # fmt: skip
                     await ws.send(json.dumps({"type": "error", "event_id": "ev_e", "error": error}))
         except websockets.ConnectionClosed:

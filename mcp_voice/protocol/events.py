@@ -73,7 +73,9 @@ class ClientEventError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-        self.event_id = event_id
+        # echoed in the answer: only a sound id (a raiser may pass the client's, unchecked)
+        sound = type(event_id) is str and len(event_id) <= MAX_EVENT_ID_CHARS
+        self.event_id = event_id if sound else None
         self.param = param
 
     def to_event(self) -> Event:
@@ -213,12 +215,12 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
             raise ClientEventError("Events must be JSON objects.", "invalid_event")
     kind = ev.get("type")
     if kind == "input_audio_buffer.append":  # the hot path: cheap checks; a string audio and a
-        if type(ev.get("audio")) is not str:  # string id leave nothing to nest
-            _require(ev, "audio", str, "a base64 string")
-        if len(ev) > 2:
-            if not ev.keys() <= _APPEND_FIELDS:
-                _unknown(ev, _APPEND_FIELDS)
+        if len(ev) > 2 and not ev.keys() <= _APPEND_FIELDS:  # string id leave nothing to nest
+            _unknown(ev, _APPEND_FIELDS)
+        if "event_id" in ev:
             _check_event_id(ev)
+        if type(ev.get("audio")) is not str:
+            _require(ev, "audio", str, "a base64 string")
         return ev
     _check_event_id(ev)
     event_id = ev.get("event_id")

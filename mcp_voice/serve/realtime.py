@@ -7,6 +7,7 @@ tools or responses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextlib import AsyncExitStack
 
@@ -24,7 +25,6 @@ from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.connection import connection_settings
 from mcp_voice.serve.keys import authenticate
 from mcp_voice.serve.observe import ServeMetrics
-from mcp_voice.serve.pinned import PinnedClientChannel
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
 from mcp_voice.serve.targets import display_name
 from mcp_voice.session.context import CallContext, SessionObserver
@@ -77,8 +77,8 @@ class RealtimeEndpoint:
         client: EventChannel = channel
         if dialect_from_headers(websocket.headers) == "beta":
             client = BetaClientChannel(channel)
-        if credential.session:
-            client = PinnedClientChannel(client, credential.session)
+        if credential.session:  # held by the host on each parsed event (session/pin.py)
+            host_settings = dataclasses.replace(host_settings, pinned_session=credential.session)
         limit = self.settings.max_sessions
         if limit is not None and self.sessions >= limit:
             await self._refuse(

@@ -17,14 +17,22 @@ import anyio
 import anyio.abc
 
 from mcp_voice.channels import ChannelClosed, EventChannel
-from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
+from mcp_voice.protocol.events import (
+    ClientEventError,
+    error_event,
+    new_event_id,
+    new_item_id,
+    parse_client_event,
+)
 from mcp_voice.protocol.shapes import checked
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
 from mcp_voice.session.feed import ClientFeed
+from mcp_voice.session.items import function_call_output, refused_output
 from mcp_voice.session.limits import CLOSE_TOO_BIG, EventRate, queue_error, rate_error, size_error
 from mcp_voice.session.outbox import Outbox
+from mcp_voice.session.pin import SessionPin
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
 from mcp_voice.session.settings import HostSettings
@@ -111,6 +119,7 @@ class SessionHost:
             max_calls=settings.max_session_calls,
             max_result_chars=settings.max_result_chars,
         )
+        self.pin = SessionPin(settings.pinned_session) if settings.pinned_session else None
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -283,6 +292,15 @@ class SessionHost:
                 )
 
     async def _client_event(self, kind: str, event: Event) -> None:
+        if self.pin is not None and kind in ("response.create", "session.update"):
+            if kind == "response.create":
+                refusal = self.pin.refuse_response(event)
+            else:
+                event, refusal = self.pin.hold_update(event)
+            if refusal is not None:
+                await self.outbox.client(refusal)
+                if kind == "response.create":
+                    return
         if kind == "response.create":
             if not await self.sequencer.request_client(event):
                 limit = self.settings.max_queued_responses
@@ -318,6 +336,9 @@ class SessionHost:
     # -- upstream -> client ---------------------------------------------------------------------
 
     async def _start_and_relay_upstream(self) -> None:
+        if self.pin is not None:  # before any tools go upstream: the pinned ones are the first
+            await self._client_session_update(self.pin.first_update())
+            self.pin.applied(self.tools.upstream_tools())
         await self._send_tools()
         receive, send_client, feed = self.upstream.receive, self.client.send, self.feed
         observe, drain = self.sequencer.observe, self.sequencer.drain
@@ -371,6 +392,10 @@ class SessionHost:
             return  # one call_id runs once, whatever items repeat it
         if self.sequencer.is_out_of_band(event.get("response_id")):
             return  # its call_id is in no conversation: an output could not be added
+        if self.pin is not None and not self.pin.allows(str(item.get("name"))):
+            self._dispatched_calls.add(call_id)
+            await self._refuse_call(call_id, str(item.get("name")))
+            return
         view = self.presenter.host_call(item)
         if view is None:
             return  # the client's own tool: it runs it
@@ -388,6 +413,14 @@ class SessionHost:
                 await self.approvals.ask(view, output_index)
         else:
             await self.calls.start(view, output_index, hold=True)
+
+    async def _refuse_call(self, call_id: str, name: str) -> None:
+        """A call to a tool the pin did not expose: a tool error, never run, here or by the client."""
+        logger.warning("refused a call to %.80s: not among the pinned session's tools", name)
+        reason = "the client secret this session was opened with does not allow it"
+        output = function_call_output(new_item_id(), call_id, refused_output(name, reason))
+        item = await self.outbox.add_item(output)
+        await self.sequencer.request_host([item], readback=False)
 
 
 @asynccontextmanager

@@ -78,6 +78,8 @@ async def hostile() -> AsyncIterator[HostileUpstream]:
     [
         deep_id(300),
         deep_id(3),
+        '{"type":"input_audio_buffer.append","audio":[],"event_id":' + "[" * 300 + "]" * 300 + "}",
+        '{"type":"input_audio_buffer.append","event_id":' + "[" * 300 + "]" * 300 + "}",
         '{"type":"input_audio_buffer.append","audio":"AAAA","event_id":5}',
         '{"type":"input_audio_buffer.append","audio":"AAAA","event_id":{"a":"b"}}',
         '{"type":"input_audio_buffer.append","audio":"AAAA","event_id":"' + "e" * 500 + '"}',
@@ -87,6 +89,8 @@ async def hostile() -> AsyncIterator[HostileUpstream]:
     ids=[
         "append-id-300-deep",
         "append-id-3-deep",
+        "append-bad-audio-deep-id",
+        "append-no-audio-deep-id",
         "append-int-id",
         "append-object-id",
         "long-id",

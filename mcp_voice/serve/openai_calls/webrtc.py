@@ -23,8 +23,8 @@ from mcp_voice.protocol.openai_calls import CallsAPI, CallsAPIError
 from mcp_voice.serve.keys import Credential, authenticate
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import open_sideband, run_call_session
-from mcp_voice.serve.pinned import NOT_PINNED
 from mcp_voice.session.context import CallContext, SessionObserver
+from mcp_voice.session.pin import NOT_PINNED
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
