@@ -120,6 +120,8 @@ class SessionHost:
             max_result_chars=settings.max_result_chars,
         )
         self.pin = SessionPin(settings.pinned_session) if settings.pinned_session else None
+        if self.pin is not None:
+            self.presenter.pinned = self.pin.session
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None

@@ -91,6 +91,8 @@ class Presenter:
         self._client_tools = client_tools
         self.hidden = hidden
         """`host_calls = "hidden"`: the client sees no host call items or events at all."""
+        self.pinned: Event = {}
+        """A pinned config (session/pin.py): `session.created` shows it, as the session will have it."""
         self.host_items: set[str] = set()
         self._host_events: dict[str, None] = {}
         self.calls: dict[str, HostCallView] = {}
@@ -194,6 +196,8 @@ class Presenter:
         if kind in ("session.created", "session.updated"):
             session = event.get("session")
             if isinstance(session, dict) and session.get("type", "realtime") == "realtime":
+                if kind == "session.created" and self.pinned:  # its update follows at once
+                    session = {**session, **self.pinned}
                 return {**event, "session": {**session, "tools": self._client_tools()}}
         if kind == "input_audio_buffer.committed" and event.get("previous_item_id") in self._shown_before:
             return {**event, "previous_item_id": self._shown_before[event["previous_item_id"]]}

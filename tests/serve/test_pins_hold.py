@@ -57,6 +57,14 @@ def upstream_tools(fake: HostileUpstream) -> list[set[str]]:
     ]
 
 
+async def test_session_created_shows_the_pinned_instructions(registry: Any, hostile: HostileUpstream) -> None:
+    settings = ServeSettings(upstream=hostile.url, api_keys=KEYS)
+    async with serving(registry, settings, secret_store=MemorySecretStore()) as where:
+        async with await open_pinned(where) as ws:
+            created = await until(ws, "session.created")
+    assert created["session"]["instructions"] == "Pinned words.", created
+
+
 async def test_an_escaped_session_update_does_not_bypass_the_pin(
     registry: Any, hostile: HostileUpstream
 ) -> None:
