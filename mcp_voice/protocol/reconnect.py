@@ -428,17 +428,16 @@ class ReconnectingUpstream:
         if kind == "session.updated" and self._swallow_updated:
             self._swallow_updated -= 1
             return False
-        if kind == "error":
-            error = event.get("error")
-            event_id = error.get("event_id") if isinstance(error, dict) else None
-            if isinstance(event_id, str) and event_id in self._swallow_errors:
+        if kind == "error":  # shapes checked where the event entered (protocol.shapes)
+            error = event["error"]
+            event_id = error.get("event_id")
+            if event_id is not None and event_id in self._swallow_errors:
                 self._swallow_items.discard(self._swallow_errors.pop(event_id))  # type: ignore[arg-type]
                 logger.warning("the new upstream session refused part of the replay: %.200s", error)
                 return False
             return True
-        item = event.get("item")
-        item_id = item.get("id") if isinstance(item, dict) else None
-        if isinstance(item_id, str) and item_id in self._swallow_items:
+        item_id = event.get("item", {}).get("id")
+        if item_id is not None and item_id in self._swallow_items:
             if kind == "conversation.item.done":
                 self._swallow_items.discard(item_id)
             return False
