@@ -187,7 +187,7 @@ def observed_upstream_events(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(FUZZ, max_examples=10 * FUZZ.max_examples)  # cheap: no sockets
 @given(st.lists(observed_upstream_events(), max_size=30))
-def test_every_observer_handles_whatever_passes_the_check(events: list[dict[str, Any]]) -> None:
+def test_fuzzed_upstream_events_that_pass_the_check_never_break_an_observer(events: list[dict[str, Any]]) -> None:
     """The metrics tap, the event log and the reconnect mirror read events unchecked: whatever the
     boundary lets through, none of them raises."""
     metrics = ServeMetrics()
