@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
+from mcp_voice.protocol.shapes import too_deep
+
 Event = dict[str, Any]
 
 GA_CLIENT_EVENT_TYPES: frozenset[str] = frozenset(
@@ -48,8 +50,11 @@ GA_CLIENT_EVENT_FIELDS: dict[str, frozenset[str]] = {
 """The top-level fields of each GA client event (the SDK's types); anything else is refused, as
 the real server does, so nothing a client adds (a stray key, a credential) is forwarded."""
 _APPEND_FIELDS = GA_CLIENT_EVENT_FIELDS["input_audio_buffer.append"]
-MAX_EVENT_DEPTH = 200
-"""orjson reads 1024 levels but writes only 254: an event deeper than this could not be forwarded."""
+MAX_EVENT_DEPTH = 32
+"""Nesting a client event may have (orjson reads 1024 levels but writes only 254; real events stay
+under 15, a tool's JSON schema included)."""
+MAX_EVENT_ID_CHARS = 128
+"""An `event_id` is echoed in errors and logs, and forwarded: a short string or nothing."""
 
 ErrorCode = Literal[
     "invalid_json",
@@ -68,7 +73,9 @@ class ClientEventError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-        self.event_id = event_id
+        # echoed in the answer: only a sound id (a raiser may pass the client's, unchecked)
+        sound = type(event_id) is str and len(event_id) <= MAX_EVENT_ID_CHARS
+        self.event_id = event_id if sound else None
         self.param = param
 
     def to_event(self) -> Event:
@@ -207,13 +214,16 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
         if not isinstance(ev, dict):
             raise ClientEventError("Events must be JSON objects.", "invalid_event")
     kind = ev.get("type")
-    if kind == "input_audio_buffer.append":  # the hot path: two cheap checks
+    if kind == "input_audio_buffer.append":  # the hot path: cheap checks; a string audio and a
+        if len(ev) > 2 and not ev.keys() <= _APPEND_FIELDS:  # string id leave nothing to nest
+            _unknown(ev, _APPEND_FIELDS)
+        if "event_id" in ev:
+            _check_event_id(ev)
         if type(ev.get("audio")) is not str:
             _require(ev, "audio", str, "a base64 string")
-        if len(ev) > 2 and not ev.keys() <= _APPEND_FIELDS:
-            _unknown(ev, _APPEND_FIELDS)
         return ev
-    event_id = ev.get("event_id") if isinstance(ev.get("event_id"), str) else None
+    _check_event_id(ev)
+    event_id = ev.get("event_id")
     if kind is None:
         raise ClientEventError(
             "Missing required parameter: 'type'.", "missing_required_parameter", event_id, "type"
@@ -224,13 +234,6 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
             "invalid_type",
             event_id,
             "type",
-        )
-    if event_id is None and ev.get("event_id") is not None:
-        raise ClientEventError(
-            f"Invalid type for 'event_id': expected a string, got {type(ev['event_id']).__name__}.",
-            "invalid_type",
-            None,
-            "event_id",
         )
     if kind not in GA_CLIENT_EVENT_TYPES:
         supported = ", ".join(f"'{t}'" for t in sorted(GA_CLIENT_EVENT_TYPES))
@@ -243,7 +246,7 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
     fields = GA_CLIENT_EVENT_FIELDS[kind]
     if not ev.keys() <= fields:
         _unknown(ev, fields)
-    if too_deep(ev):
+    if too_deep(ev, MAX_EVENT_DEPTH):
         raise ClientEventError(
             f"The event is nested more than {MAX_EVENT_DEPTH} levels deep.", "invalid_event", event_id
         )
@@ -253,19 +256,24 @@ def parse_client_event(raw: str | bytes | dict[str, Any]) -> Event:
     return ev
 
 
-def too_deep(value: Any, limit: int | None = None) -> bool:
-    """Whether `value` nests dicts/lists deeper than `limit` (what orjson can write back, with room)."""
-    limit = MAX_EVENT_DEPTH if limit is None else limit
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
-        else:
-            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
-    return False
+def _check_event_id(ev: Event) -> None:
+    event_id = ev.get("event_id")
+    if event_id is None:
+        return
+    if type(event_id) is not str:
+        raise ClientEventError(
+            f"Invalid type for 'event_id': expected a string, got {type(event_id).__name__}.",
+            "invalid_type",
+            None,
+            "event_id",
+        )
+    if len(event_id) > MAX_EVENT_ID_CHARS:
+        raise ClientEventError(
+            f"Invalid value for 'event_id': at most {MAX_EVENT_ID_CHARS} characters.",
+            "invalid_value",
+            None,
+            "event_id",
+        )
 
 
 def _unknown(ev: Event, fields: frozenset[str]) -> None:

@@ -88,20 +88,19 @@ class SessionMirror:
         except Exception:
             logger.warning("could not track a sent %.40r event", event.get("type"), exc_info=True)
 
-    def received(self, kind: Any, event: Event) -> None:
-        """An upstream event (malformed ones are tolerated: whatever cannot be read is skipped)."""
+    def received(self, kind: str, event: Event) -> None:
+        """An upstream event, its shape checked where it entered (`protocol.shapes`): `item` and
+        `response` are objects there, their ids strings where present."""
         if kind in _ITEM_EVENTS:
-            self.log.upsert(event.get("item"))
+            self.log.upsert(event["item"])
         elif kind == "response.created":
-            response = event.get("response")
-            if isinstance(response, dict) and isinstance(response.get("id"), str):
+            response = event["response"]
+            if "id" in response:
                 self.active[response["id"]] = response
                 if response.get("conversation_id", "") is not None:
                     self.pending_creates.clear()
         elif kind == "response.done":
-            response = event.get("response")
-            if isinstance(response, dict) and isinstance(response.get("id"), str):
-                self.active.pop(response["id"], None)
+            self.active.pop(event["response"].get("id"), None)
         elif kind == "input_audio_buffer.speech_started":
             self.speaking = True
         elif kind in _TURN_OVER:
@@ -110,10 +109,8 @@ class SessionMirror:
             self.log.delete(event.get("item_id"))
         elif kind == "conversation.item.input_audio_transcription.completed":
             self.log.transcript(event.get("item_id"), event.get("content_index"), event.get("transcript"))
-        elif kind == "error":
-            error = event.get("error")
-            if isinstance(error, dict) and isinstance(error.get("event_id"), str):
-                self.refused(error["event_id"])
+        elif kind == "error" and event["error"].get("event_id") is not None:
+            self.refused(event["error"]["event_id"])
 
     def refused(self, event_id: str) -> None:
         """The server refused one of the events we sent: it changed nothing."""

@@ -37,6 +37,7 @@ import orjson
 from mcp_voice.channels import ChannelClosed, EventChannel
 from mcp_voice.protocol.events import error_event, new_event_id
 from mcp_voice.protocol.mirror import SessionMirror
+from mcp_voice.protocol.shapes import checked
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,13 @@ class ReconnectPolicy:
 
 
 class ReconnectingUpstream:
-    """An `EventChannel` over successive upstream connections. Use as `async with`."""
+    """An `EventChannel` over successive upstream connections. Use as `async with`.
+
+    Each connection's events are checked where they enter (`protocol.shapes.checked`), so the
+    mirror reads only sound shapes.
+    """
+
+    events_checked = True
 
     def __init__(
         self,
@@ -226,7 +233,8 @@ class ReconnectingUpstream:
         while not self._closing:
             self._lost = anyio.Event()
             try:
-                async with self._opener() as channel:
+                async with self._opener() as opened:
+                    channel = checked(opened)
                     if not first:
                         await self._restore(channel)
                     self._publish(channel)
@@ -406,13 +414,10 @@ class ReconnectingUpstream:
 
     def _received(self, event: Event) -> bool:
         """Track one upstream event; False if it is an echo of a replay (not passed on)."""
-        try:
-            kind = event.get("type")
-            if kind in _ECHOES and not self._passes(kind, event):
-                return False
-            self.mirror.received(kind, event)
-        except Exception:
-            logger.warning("could not track an upstream event: %.160r", event, exc_info=True)
+        kind = event["type"]
+        if kind in _ECHOES and not self._passes(kind, event):
+            return False
+        self.mirror.received(kind, event)
         return True
 
     def _passes(self, kind: str, event: Event) -> bool:
@@ -423,17 +428,16 @@ class ReconnectingUpstream:
         if kind == "session.updated" and self._swallow_updated:
             self._swallow_updated -= 1
             return False
-        if kind == "error":
-            error = event.get("error")
-            event_id = error.get("event_id") if isinstance(error, dict) else None
-            if isinstance(event_id, str) and event_id in self._swallow_errors:
+        if kind == "error":  # shapes checked where the event entered (protocol.shapes)
+            error = event["error"]
+            event_id = error.get("event_id")
+            if event_id is not None and event_id in self._swallow_errors:
                 self._swallow_items.discard(self._swallow_errors.pop(event_id))  # type: ignore[arg-type]
                 logger.warning("the new upstream session refused part of the replay: %.200s", error)
                 return False
             return True
-        item = event.get("item")
-        item_id = item.get("id") if isinstance(item, dict) else None
-        if isinstance(item_id, str) and item_id in self._swallow_items:
+        item_id = event.get("item", {}).get("id")
+        if item_id is not None and item_id in self._swallow_items:
             if kind == "conversation.item.done":
                 self._swallow_items.discard(item_id)
             return False

@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from mcp_voice.channels import ChannelClosed
+from mcp_voice.protocol.shapes import ShapeLog, server_event_problem
 
 if TYPE_CHECKING:
     from mcp_voice.channels import Event
@@ -33,10 +34,17 @@ class UpstreamError(Exception):
 
 
 class WebSocketUpstream:
-    """An `EventChannel` over a websockets client connection of JSON text frames."""
+    """An `EventChannel` over a websockets client connection of JSON text frames.
+
+    Where upstream events enter: `receive` returns only events that passed `server_event_problem`
+    (everything downstream reads them unchecked); the rest are dropped, logged once per shape.
+    """
+
+    events_checked = True
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
+        self.shapes = ShapeLog()
 
     async def send(self, event: Event | str) -> None:
         try:
@@ -48,15 +56,20 @@ class WebSocketUpstream:
             raise ChannelClosed(_describe(exc)) from exc
 
     async def receive(self) -> Event | str:
-        try:
-            message = await self.ws.recv()
-        except ConnectionClosed as exc:
-            raise ChannelClosed(_describe(exc)) from exc
-        try:
-            event = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            return message if isinstance(message, str) else repr(message[:64])
-        return event if isinstance(event, dict) else str(message)
+        while True:
+            try:
+                message = await self.ws.recv()
+            except ConnectionClosed as exc:
+                raise ChannelClosed(_describe(exc)) from exc
+            try:
+                event = orjson.loads(message)
+            except orjson.JSONDecodeError:
+                self.shapes.dropped("not JSON")
+                continue
+            problem = server_event_problem(event)
+            if problem is None:
+                return event  # type: ignore[no-any-return]
+            self.shapes.dropped(problem)
 
     async def aclose(self) -> None:
         await self.ws.close()

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import orjson
 
+from mcp_voice.protocol.events import ClientEventError, parse_client_event
 from mcp_voice.session.context import CallContext
 
 log = logging.getLogger("mcp_voice.serve")
@@ -71,7 +72,14 @@ class EventLog:
     def write(self, direction: str, event: Any) -> None:
         if self._file is None or self.truncated:
             return
-        if isinstance(event, str):
+        if direction == "from_client":
+            # Taken before the host checks it: read through the same check (what the host will do).
+            try:
+                event = parse_client_event(event)
+            except ClientEventError as exc:
+                text = event if isinstance(event, str) else repr(event)
+                event = {"refused": exc.code, "raw": text[:200]}
+        elif isinstance(event, str):  # an audio append the host forwards as the client's text
             try:
                 event = orjson.loads(event)
             except orjson.JSONDecodeError:

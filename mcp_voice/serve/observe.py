@@ -208,23 +208,25 @@ class ServeMetrics:
         return watched_upstream, watched_client
 
     def _from_upstream(self, context: CallContext, event: Event) -> None:
-        kind = event.get("type")
+        # The shapes read here (`response`, `usage`, `item` objects, `rate_limits` an array of
+        # objects) were checked where the event entered (protocol.shapes); values are checked here.
+        kind = event["type"]
         if kind == "response.done":
-            usage = (event.get("response") or {}).get("usage") or {}
+            usage = event.get("response", {}).get("usage") or {}
             for name in ("input_tokens", "output_tokens"):
                 value = usage.get(name)
-                if isinstance(value, int) and value > 0:
+                if type(value) is int and value > 0:
                     self.tokens.labels(kind=name.removesuffix("_tokens")).inc(value)
         elif kind == "rate_limits.updated":
-            for limit in event.get("rate_limits") or ():
-                if not isinstance(limit, Mapping) or not isinstance(limit.get("name"), str):
+            for limit in event.get("rate_limits", ()):
+                if not isinstance(limit.get("name"), str):
                     continue
                 if isinstance(limit.get("remaining"), int | float):
                     self.rate_limit_remaining.labels(name=limit["name"]).set(limit["remaining"])
                 if isinstance(limit.get("limit"), int | float):
                     self.rate_limit_limit.labels(name=limit["name"]).set(limit["limit"])
         elif kind == "response.output_item.done":
-            item = event.get("item") or {}
+            item = event.get("item", {})
             if item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
                 self._call_sessions[item["call_id"]] = context.session_id
 

@@ -7,6 +7,7 @@ tools or responses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from contextlib import AsyncExitStack
 
@@ -24,7 +25,6 @@ from mcp_voice.serve.channel import WebSocketChannel
 from mcp_voice.serve.connection import connection_settings
 from mcp_voice.serve.keys import authenticate
 from mcp_voice.serve.observe import ServeMetrics
-from mcp_voice.serve.pinned import PinnedClientChannel
 from mcp_voice.serve.settings import ServeSettings, UpstreamOpener
 from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.state import StateUnavailable
@@ -91,8 +91,8 @@ class RealtimeEndpoint:
         client: EventChannel = channel
         if dialect_from_headers(websocket.headers) == "beta":
             client = BetaClientChannel(channel)
-        if credential.session:
-            client = PinnedClientChannel(client, credential.session)
+        if credential.session:  # held by the host on each parsed event (session/pin.py)
+            host_settings = dataclasses.replace(host_settings, pinned_session=credential.session)
         if not self.slots.take():
             await self._refuse(channel, client, self.slots.refusal())
             return

@@ -17,13 +17,22 @@ import anyio
 import anyio.abc
 
 from mcp_voice.channels import ChannelClosed, EventChannel
-from mcp_voice.protocol.events import ClientEventError, error_event, new_event_id, parse_client_event
+from mcp_voice.protocol.events import (
+    ClientEventError,
+    error_event,
+    new_event_id,
+    new_item_id,
+    parse_client_event,
+)
+from mcp_voice.protocol.shapes import checked
 from mcp_voice.session.approval import ApprovalGate
 from mcp_voice.session.calls import CallManager
 from mcp_voice.session.context import META_CALL, CallContext, SessionObserver
 from mcp_voice.session.feed import ClientFeed
+from mcp_voice.session.items import function_call_output, refused_output
 from mcp_voice.session.limits import CLOSE_TOO_BIG, EventRate, queue_error, rate_error, size_error
 from mcp_voice.session.outbox import Outbox
+from mcp_voice.session.pin import SessionPin
 from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.questions import Questions
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
@@ -73,7 +82,7 @@ class SessionHost:
         """The WebSocket close a transport gives its client (1011 upstream unavailable, 1001
         shutdown, 1008/1009 policy); see `end()`."""
         self.registry = registry
-        self.upstream = upstream
+        self.upstream = upstream = checked(upstream)  # a no-op for a WebSocket or reconnecting upstream
         self.client = client
         self.tools = SessionTools(
             registry,
@@ -119,6 +128,9 @@ class SessionHost:
             questions=self.questions,
             ask_timeout_s=settings.elicitation_timeout_s,
         )
+        self.pin = SessionPin(settings.pinned_session) if settings.pinned_session else None
+        if self.pin is not None:
+            self.presenter.pinned = self.pin.session
         self.approvals = ApprovalGate(self.outbox, self.calls.start, self.calls.decline)
         self.closed = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -302,6 +314,15 @@ class SessionHost:
                 )
 
     async def _client_event(self, kind: str, event: Event) -> None:
+        if self.pin is not None and kind in ("response.create", "session.update"):
+            if kind == "response.create":
+                refusal = self.pin.refuse_response(event)
+            else:
+                event, refusal = self.pin.hold_update(event)
+            if refusal is not None:
+                await self.outbox.client(refusal)
+                if kind == "response.create":
+                    return
         if kind == "response.create":
             if not await self.sequencer.request_client(event):
                 limit = self.settings.max_queued_responses
@@ -339,6 +360,9 @@ class SessionHost:
     # -- upstream -> client ---------------------------------------------------------------------
 
     async def _start_and_relay_upstream(self) -> None:
+        if self.pin is not None:  # before any tools go upstream: the pinned ones are the first
+            await self._client_session_update(self.pin.first_update())
+            self.pin.applied(self.tools.upstream_tools())
         await self._send_tools()
         receive, send_client, feed = self.upstream.receive, self.client.send, self.feed
         observe, drain = self.sequencer.observe, self.sequencer.drain
@@ -349,13 +373,8 @@ class SessionHost:
             except ChannelClosed:
                 self.end(1011, "upstream unavailable")
                 raise
-            if type(event) is not dict:
-                logger.warning("upstream sent a non-JSON message: %.80r", event)
-                continue
-            kind = event.get("type")
-            if type(kind) is not str:
-                logger.warning("dropped an upstream event without a string type: %s", _excerpt(event))
-                continue
+            assert type(event) is dict  # checked where it entered (protocol.shapes)
+            kind = event["type"]
             try:
                 if kind in _UPSTREAM_PASSTHROUGH:
                     if feed.holding:
@@ -371,7 +390,7 @@ class SessionHost:
                 await self._act_on(kind, event)
             except ChannelClosed:
                 raise
-            except Exception as exc:  # a malformed upstream event is dropped; the session goes on
+            except Exception as exc:  # a sound shape no code foresaw: dropped; the session goes on
                 logger.warning("dropped a malformed upstream %s event (%r): %s", kind, exc, _excerpt(event))
             await drain()
 
@@ -397,6 +416,10 @@ class SessionHost:
             return  # one call_id runs once, whatever items repeat it
         if self.sequencer.is_out_of_band(event.get("response_id")):
             return  # its call_id is in no conversation: an output could not be added
+        if self.pin is not None and not self.pin.allows(str(item.get("name"))):
+            self._dispatched_calls.add(call_id)
+            await self._refuse_call(call_id, str(item.get("name")))
+            return
         view = self.presenter.host_call(item)
         if view is None:
             return  # the client's own tool: it runs it
@@ -418,6 +441,14 @@ class SessionHost:
                 await self.approvals.ask(view, output_index)
         else:
             await self.calls.start(view, output_index, hold=True)
+
+    async def _refuse_call(self, call_id: str, name: str) -> None:
+        """A call to a tool the pin did not expose: a tool error, never run, here or by the client."""
+        logger.warning("refused a call to %.80s: not among the pinned session's tools", name)
+        reason = "the client secret this session was opened with does not allow it"
+        output = function_call_output(new_item_id(), call_id, refused_output(name, reason))
+        item = await self.outbox.add_item(output)
+        await self.sequencer.request_host([item], readback=False)
 
 
 @asynccontextmanager

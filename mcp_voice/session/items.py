@@ -61,6 +61,11 @@ def declined_output(tool: HostTool, reason: str | None) -> str:
     return _json({"status": "declined", "tool": tool.name, "message": message})
 
 
+def refused_output(name: str, reason: str) -> str:
+    message = f"{name} may not be run in this session: {reason}."
+    return _json({"status": "error", "tool": name, "message": message})
+
+
 def cancelled_output(tool: HostTool) -> str:
     message = f"{tool.name} was cancelled because the user interrupted; it produced no result."
     return _json({"status": "cancelled", "tool": tool.name, "message": message})

@@ -91,6 +91,8 @@ class Presenter:
         self._client_tools = client_tools
         self.hidden = hidden
         """`host_calls = "hidden"`: the client sees no host call items or events at all."""
+        self.pinned: Event = {}
+        """A pinned config (session/pin.py): `session.created` shows it, as the session will have it."""
         self.host_items: set[str] = set()
         self._host_events: dict[str, None] = {}
         self.calls: dict[str, HostCallView] = {}
@@ -133,28 +135,25 @@ class Presenter:
     # -- a host call's own events (sent by the call manager) ------------------------------------
 
     def call_started(self, view: HostCallView) -> list[Event]:
-        """`response.mcp_call.in_progress`, and the item as it stands, unasked.
-
-        Clients fetch a starting `mcp_call` (@openai/agents-realtime sends
-        `conversation.item.retrieve` on `in_progress`). A fast tool finishes before that request
-        arrives, and an answer after `conversation.item.done` would put the call back "in progress"
-        in the client's history; so the answer goes out now, and a later retrieve of the call is
-        taken as answered (see `retrieve`).
-        """
+        """`response.mcp_call.in_progress` (only: the item itself goes to a client that asks)."""
         if self.hidden:
             return []
-        return [
-            mcp_call_event("in_progress", view.item_id, view.output_index),
-            {"type": "conversation.item.retrieved", "event_id": new_event_id(), "item": view.item()},
-        ]
+        return [mcp_call_event("in_progress", view.item_id, view.output_index)]
 
     def retrieve(self, event: Event) -> list[Event] | None:
-        """A client's `conversation.item.retrieve` of a host call: the host answers (None: not one)."""
+        """A client's `conversation.item.retrieve` of a host call: the host answers (None: not one).
+
+        While the call runs, the item as it stands. Once it is done the client has the final item
+        (`conversation.item.done`), and the request goes unanswered: @openai/agents-realtime, which
+        retrieves every call on `in_progress`, marks any retrieved `mcp_call` "in progress", so an
+        answer after a fast call ended would put it back in progress in its history. Nothing is
+        sent unasked: a client that never retrieves never gets `conversation.item.retrieved`.
+        """
         view = self.calls.get(event.get("item_id") or "")
         if view is None or not view.owned or self.hidden:
             return None
         if view.output is not None or view.error is not None:
-            return []  # final, and answered when it started
+            return []  # final: the client was shown the done item
         return [{"type": "conversation.item.retrieved", "event_id": new_event_id(), "item": view.item()}]
 
     def call_finished(self, view: HostCallView, *, ok: bool) -> list[Event]:
@@ -197,6 +196,8 @@ class Presenter:
         if kind in ("session.created", "session.updated"):
             session = event.get("session")
             if isinstance(session, dict) and session.get("type", "realtime") == "realtime":
+                if kind == "session.created" and self.pinned:  # its update follows at once
+                    session = {**session, **self.pinned}
                 return {**event, "session": {**session, "tools": self._client_tools()}}
         if kind == "input_audio_buffer.committed" and event.get("previous_item_id") in self._shown_before:
             return {**event, "previous_item_id": self._shown_before[event["previous_item_id"]]}

@@ -5,8 +5,9 @@ Kept apart from the host so transports and the CLI can build settings without th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from mcp_voice.session.dtmf import DtmfAction
 
@@ -52,3 +53,6 @@ class HostSettings:
     """A question a tool asks the user (elicitation) that has no answer by then is declined."""
     max_result_chars: int = 100_000
     """A tool result injected into the conversation is cut to this many characters, saying so."""
+    pinned_session: Mapping[str, Any] | None = None
+    """A session config fixed by whoever opened the session (a client secret's): applied first,
+    then held on every client event, and only its tools may be called (see `session/pin.py`)."""

@@ -4,9 +4,12 @@ A client's `mcp_server` entry naming a URL makes this machine send HTTP requests
 chose, with headers the client chose: a request forger aimed at whatever only this machine can
 reach (loopback admin ports, the cloud metadata address, the office network). So:
 
-- `[session] client_server_urls` is an allow-list of URL patterns (`*` matches anything, `?`
-  one character, compared case-insensitively); empty by default, so clients can name only the host's
-  own servers (by name; the URL of such an entry is ignored).
+- `[session] client_server_urls` is an allow-list of URL patterns, compared case-insensitively;
+  empty by default, so clients can name only the host's own servers (by name; the URL of such an
+  entry is ignored). `*` matches within one host label or one path segment (never a `.` in the
+  host, never a `/`), `?` one such character, `**` any number of them (`**.example.com`, `/**`):
+  a `*` that could match `/` would let `https://*.example.com/*` admit
+  `https://attacker.net/x.example.com/mcp`.
 - Loopback, private, link-local and other non-public addresses are refused even when a wildcard
   pattern matches; a pattern must name such a host literally (`http://127.0.0.1:9000/*`).
   Host names are resolved before connecting and every address they resolve to is checked.
@@ -15,8 +18,9 @@ reach (loopback admin ports, the cloud metadata address, the office network). So
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +29,39 @@ from urllib.parse import urlsplit
 import anyio
 
 WILDCARDS = frozenset("*?")
+_LABEL = r"[^./:@?#\\]"
+"""One character of a host label (or port): never a separator that could move the match elsewhere."""
+_HOST = r"[^/@?#\\]"
+"""`**` in the host: any labels, and a port (an IPv6 literal's colons too)."""
+_SEGMENT = r"[^/\\]"
+"""One character of a path segment (the query, if any, is part of the last one)."""
+
+
+@functools.lru_cache(maxsize=256)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A URL pattern as a regex: `*`/`?` within one host label or path segment, `**` across them."""
+    pattern = pattern.lower()
+    scheme_end = pattern.find("://")
+    authority_start = scheme_end + 3 if scheme_end >= 0 else 0
+    path_start = pattern.find("/", authority_start)
+    if path_start < 0:
+        path_start = len(pattern)
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        in_host = authority_start <= index < path_start
+        if char == "*" and pattern.startswith("**", index):
+            out.append((_HOST if in_host else ".") + "*")
+            index += 2
+            continue
+        if char in "*?":
+            one = _LABEL if in_host else _SEGMENT
+            out.append(one + ("*" if char == "*" else ""))
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile("".join(out))
 
 
 class UrlRefused(Exception):
@@ -54,8 +91,7 @@ class ClientServerPolicy:
 
     def _matches(self, url: str, patterns: Sequence[str]) -> list[str]:
         lowered = url.lower()
-        # "[" is literal (IPv6 hosts), so only * and ? are wildcards.
-        return [p for p in patterns if fnmatch.fnmatchcase(lowered, p.lower().replace("[", "[[]"))]
+        return [p for p in patterns if compile_pattern(p).fullmatch(lowered)]
 
     def _names_host(self, matched: list[str], host: str) -> bool:
         """Whether one of the matching patterns names `host` literally (no wildcard in its host)."""

@@ -19,12 +19,12 @@ import anyio.lowlevel
 import mcp.types as types
 from mcp import Client, MCPError
 from mcp.client.session import ClientRequestContext, IncomingMessage
-from mcp.client.stdio import stdio_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp_types import CONNECTION_CLOSED, RequestParamsMeta
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_voice.tools.spec import ServerSpec, ToolEvent
+from mcp_voice.tools.stdio_reader import linear_stdio_client
 from mcp_voice.tools.tasks import CallHooks, TasksExtension, current_hooks, follow_task
 from mcp_voice.tools.transport import WatchedTransport, http_transport
 
@@ -127,7 +127,8 @@ class ServerConnection:
             transport: Any = http_transport(target, dict(self.spec.headers))
             return Client(WatchedTransport(transport, lost), **options)
         if self.spec.kind == "stdio":
-            return Client(WatchedTransport(stdio_client(target), lost), **options)  # type: ignore[arg-type]
+            # Our reader: the SDK's rejoins a long line per chunk (a 20 MB result cost seconds).
+            return Client(WatchedTransport(linear_stdio_client(target), lost), **options)  # type: ignore[arg-type]
         # The direct in-process path waits out a plain `def` tool even when cancelled; the
         # stream path (legacy mode) abandons it, so timeouts and barge-in stay prompt.
         mode = "legacy" if _has_sync_tools(target) else "auto"

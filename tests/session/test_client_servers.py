@@ -103,9 +103,9 @@ async def test_by_default_a_client_can_name_only_the_hosts_servers(registry: Too
 )
 def test_internal_addresses_need_a_pattern_naming_them(url: str) -> None:
     with pytest.raises(UrlRefused, match="unless client_server_urls names the host"):
-        ClientServerPolicy(["http://*"]).check(url)
+        ClientServerPolicy(["http://**/**"]).check(url)
     origin = url.split("/")[2]
-    ClientServerPolicy([f"http://{origin}/*"]).check(url)
+    ClientServerPolicy([f"http://{origin}/**"]).check(url)
 
 
 def test_patterns_are_an_allow_list() -> None:
@@ -118,9 +118,58 @@ def test_patterns_are_an_allow_list() -> None:
     assert not policy.passes_headers("https://mcp.example.com/tools")
 
 
+@pytest.mark.parametrize(
+    ("pattern", "url", "allowed"),
+    [
+        ("https://*.example.com/*", "https://mcp.example.com/tools", True),
+        ("https://*.example.com/*", "https://attacker.net/x.example.com/mcp", False),
+        ("https://*.example.com/*", "https://a.b.example.com/mcp", False),
+        ("https://*.example.com/*", "https://mcp.example.com/a/b", False),
+        ("https://*.example.com/*", "https://mcp.example.com.attacker.net/x", False),
+        ("https://*.example.com/*", "https://attacker.net?.example.com/x", False),
+        ("https://*.example.com/*", "https://attacker.net#.example.com/x", False),
+        ("https://*.example.com/*", "https://attacker.net\\.example.com/x", False),
+        ("https://*.example.com/*", "https://attacker.net:1.example.com/x", False),
+        ("https://**.example.com/*", "https://a.b.example.com/mcp", True),
+        ("https://**.example.com/*", "https://attacker.net/.example.com/mcp", False),
+        ("https://mcp.example.com/**", "https://mcp.example.com/v1/tools?x=/y", True),
+        ("https://mcp.example.com/v?/mcp", "https://mcp.example.com/v2/mcp", True),
+        ("https://mcp.example.com/v?/mcp", "https://mcp.example.com/v//mcp", False),
+        ("https://mcp.example.com:*/mcp", "https://mcp.example.com:8443/mcp", True),
+        ("https://mcp.example.com:*/mcp", "https://mcp.example.com:8443.attacker.net/mcp", False),
+    ],
+)
+def test_a_star_matches_within_one_host_label_or_path_segment(pattern: str, url: str, allowed: bool) -> None:
+    policy = ClientServerPolicy([pattern])
+    if allowed:
+        policy.check(url)
+    else:
+        with pytest.raises(UrlRefused, match="not in this host's client_server_urls"):
+            policy.check(url)
+
+
+async def test_a_url_that_only_a_slash_matching_star_would_admit_is_refused_in_a_session(
+    registry: ToolRegistry,
+) -> None:
+    """At the host: the issue's shape gets an `error` and no connection is tried."""
+    async with listening("html") as target:
+        settings = HostSettings(register_plugin_tools=False, client_server_urls=("http://*.example.com/*",))
+        async with open_session(registry, settings) as s:
+            await s.upstream("session.update")
+            url = f"http://127.0.0.1:{target.port}/x.example.com/mcp"
+            sent = await update(s, [{"type": "mcp_server", "name": "sneaky", "server_url": url}])
+            assert names(sent) == []
+            error = (await s.received("error"))["error"]
+            assert "not in this host's client_server_urls" in error["message"], error
+            assert (error["event_id"], error["param"]) == ("evt_u", "session.tools")
+    assert target.requests == []
+
+
 async def test_failures_all_read_could_not_connect_and_the_session_goes_on(registry: ToolRegistry) -> None:
     settings = HostSettings(
-        register_plugin_tools=False, client_server_urls=("http://127.0.0.1:*",), client_server_timeout_s=1.0
+        register_plugin_tools=False,
+        client_server_urls=("http://127.0.0.1:*/**",),
+        client_server_timeout_s=1.0,
     )
     async with listening("hang") as hang, listening("html") as html, listening("close") as closed:
         async with open_session(registry, settings) as s:
@@ -145,7 +194,7 @@ async def test_failures_all_read_could_not_connect_and_the_session_goes_on(regis
 
 async def test_headers_pass_only_where_allowed(registry: ToolRegistry) -> None:
     async with listening("html") as target:
-        allowed = (f"http://127.0.0.1:{target.port}/*",)
+        allowed = (f"http://127.0.0.1:{target.port}/**",)
         settings = HostSettings(
             register_plugin_tools=False,
             client_server_urls=allowed,

@@ -30,7 +30,7 @@ async def test_the_calling_response_ends_after_the_call_and_other_output_flows(
         rid = await s.respond(words, call)
         with anyio.fail_after(10):
             await probe["weather"].started.wait()
-        seen = await s.received_until("conversation.item.retrieved")
+        seen = await s.received_until("response.mcp_call.in_progress")
         kinds = [e["type"] for e in seen]
         assert "response.output_item.done" in kinds  # the message's, at once
         assert all(e["item"]["type"] == "message" for e in seen if e["type"].endswith("item.done"))
@@ -315,8 +315,8 @@ async def test_a_retrieve_of_a_host_call_is_answered_by_the_host(
     async with open_session(registry) as s:
         await s.upstream("session.update")
         call = await s.call_tool("voice__weather", {"city": "Rome"})
-        seen = await s.received_until("conversation.item.retrieved")  # unasked, right after in_progress
-        assert seen[-2]["type"] == "response.mcp_call.in_progress"
+        seen = await s.received_until("response.mcp_call.in_progress")
+        assert "conversation.item.retrieved" not in [e["type"] for e in seen]  # never unasked
         await s.send({"type": "conversation.item.retrieve", "event_id": "evt_r", "item_id": call["id"]})
         again = await s.received("conversation.item.retrieved")
         assert again["item"]["type"] == "mcp_call" and again["item"]["output"] is None
@@ -331,3 +331,4 @@ async def test_a_retrieve_of_a_host_call_is_answered_by_the_host(
             s.sent("client").index(next(e for e in s.sent("client") if e["type"] == "response.done")) :
         ]
         assert "conversation.item.retrieved" not in [e["type"] for e in after]
+        assert len(s.sent("client", "conversation.item.retrieved")) == 1  # the one asked for

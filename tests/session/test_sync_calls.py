@@ -52,7 +52,6 @@ async def test_client_sees_mcp_call_never_function_call(registry: ToolRegistry) 
             "response.mcp_call_arguments.delta",
             "response.mcp_call_arguments.done",
             "response.mcp_call.in_progress",
-            "conversation.item.retrieved",  # answered before a client asks: see Presenter.call_started
             "response.mcp_call.completed",
             "response.output_item.done",
             "conversation.item.done",
@@ -67,8 +66,8 @@ async def test_client_sees_mcp_call_never_function_call(registry: ToolRegistry) 
                 assert event["item"]["type"] == "mcp_call"
                 assert event["item"]["server_label"] == "voice"
                 assert event["item"]["name"] == "add"
-        assert seen[8]["item"]["output"] == "2" and seen[8]["response_id"] == seen[0]["response"]["id"]
-        final = seen[9]["item"]
+        assert seen[7]["item"]["output"] == "2" and seen[7]["response_id"] == seen[0]["response"]["id"]
+        final = seen[8]["item"]
         assert final["output"] == "2" and final["error"] is None
         done = seen[-1]
         assert [(o["type"], o["output"]) for o in done["response"]["output"]] == [("mcp_call", "2")]

@@ -8,11 +8,14 @@ forwards it with the OpenAI key (which never reaches the browser), returns OpenA
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
@@ -24,10 +27,13 @@ from mcp_voice.serve.keys import Credential, authenticate
 from mcp_voice.serve.openai_calls.ownership import CallOwnership
 from mcp_voice.serve.openai_calls.settings import CallsSettings
 from mcp_voice.serve.openai_calls.sideband import SidebandOpener, open_sideband, run_call_session
-from mcp_voice.serve.pinned import NOT_PINNED
 from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.state import StateUnavailable
 from mcp_voice.session.context import CallContext, SessionObserver
+from mcp_voice.session.pin import NOT_PINNED
+from mcp_voice.session.settings import HostSettings
+from mcp_voice.session.tools import SessionTools
+from mcp_voice.tools.client_urls import ClientServerPolicy, UrlRefused
 from mcp_voice.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
@@ -41,6 +47,43 @@ MAX_OFFER_BYTES = 1 << 20
 async def credential_for(request: Request) -> Credential | None:
     """Who may create a call: the same check as the relay WebSocket (an API key or a client secret)."""
     return await authenticate(request)
+
+
+async def offered_tools(
+    registry: ToolRegistry, host: HostSettings, own: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The tools a WebRTC offer sends OpenAI: the session's tools expanded as the call's host will
+    (an `mcp` entry naming a host server becomes its allowed function tools, nothing more), and a
+    hosted `mcp` entry only if `client_server_urls` allows its URL and it is no link-local address
+    (a cloud's metadata service); raises `UrlRefused` otherwise."""
+    policy = ClientServerPolicy(
+        tuple(host.client_server_urls), tuple(host.client_server_headers), host.client_server_timeout_s
+    )
+    tools = SessionTools(registry, auto=host.register_plugin_tools, allow_urls=host.allow_client_servers,
+                         url_policy=policy)  # fmt: skip
+    try:
+        for problem in await tools.apply(own) if own else ():
+            log.warning("webrtc: tool not kept: %s", problem)
+        offered = tools.upstream_tools()
+    finally:
+        await tools.aclose()
+    for entry in offered:
+        if entry.get("type") == "mcp":
+            url = entry.get("server_url")
+            if not isinstance(url, str):
+                raise UrlRefused(f"the mcp entry {entry.get('server_label')!r} names no server_url")
+            policy.check(url)
+            if _link_local(url):
+                raise UrlRefused("link-local addresses (a cloud's metadata service) are never passed on")
+    return offered
+
+
+def _link_local(url: str) -> bool:
+    try:
+        address = ipaddress.ip_address((urlsplit(url).hostname or "").strip("[]"))
+    except ValueError:
+        return False
+    return address.is_link_local
 
 
 class _BadOffer(Exception):
@@ -98,10 +141,16 @@ class WebRTCCalls:
         # A client secret's pinned config wins over what the browser sent, as on the relay.
         session = {**session, **{k: v for k, v in credential.session.items() if k not in NOT_PINNED}}
         own_tools = [t for t in session.get("tools") or () if isinstance(t, dict)]
-        host_tools = self.registry.function_tools() if self.settings.host.register_plugin_tools else []
+        host = self.settings.host
+        if credential.session:  # the call's host holds the pin too: only the secret's tools run
+            host = dataclasses.replace(host, pinned_session=credential.session)
+        try:
+            offered = await offered_tools(self.registry, host, own_tools)
+        except UrlRefused as exc:
+            return _error(f"session.tools: {exc}", 400, "invalid_value")
         forwarded = {**self.calls.accept_session(self.settings.model, []), **session}
-        if host_tools or own_tools:
-            forwarded["tools"] = host_tools + own_tools
+        if offered:
+            forwarded["tools"] = offered
         api_key = self.calls.api_key or ""
         async with CallsAPI(api_key, self.calls.rest_base, tls=self.tls) as api:
             try:
@@ -115,15 +164,15 @@ class WebRTCCalls:
         if created.call_id:
             context = CallContext(transport="webrtc", call_id=created.call_id)
             opener = self._opener(created.call_id, api_key)
-            if self.ownership is not None:
+            if self.ownership is not None and not credential.session:
                 background = BackgroundTask(self._held, self.ownership.start, context, own_tools, opener)
-            else:
+            else:  # a pinned call runs here, unowned: its host holds the pin (a takeover would not)
                 background = BackgroundTask(
                     self._held,
                     run_call_session,
                     self.registry,
                     opener,
-                    self.settings.host,
+                    host,
                     approval=self.calls.approval,
                     context=context,
                     observer=self.observer,
