@@ -52,3 +52,9 @@ class HostSettings:
     """A question a tool asks the user (elicitation) that has no answer by then is declined."""
     max_result_chars: int = 100_000
     """A tool result injected into the conversation is cut to this many characters, saying so."""
+    running_calls_tool: bool = True
+    """With long-running work in the session, the model may list the running calls
+    (`mcp_voice__running_calls`; session/steering.py)."""
+    cancel_call_tool: bool = True
+    """With long-running work in the session, the model may cancel a running call
+    (`mcp_voice__cancel_call`)."""

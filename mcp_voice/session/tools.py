@@ -119,6 +119,11 @@ class SessionTools:
         else:
             self._session_tools.pop(tool.name, None)
 
+    @property
+    def host_tools(self) -> list[HostTool]:
+        """The MCP tools the model has in this session (not the session's own)."""
+        return list(self._host.values())
+
     def label(self, tool: HostTool) -> str:
         """The `server_label` the client knows the tool's server by."""
         return self._labels.get(tool.server, tool.server)
