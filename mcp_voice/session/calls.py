@@ -225,9 +225,9 @@ class CallManager:
         """The server runs the call as a task: it is long-running now, whatever its config said."""
         call.task_id = info.task_id
         logger.debug("%s (%s) runs as task %s", call.view.tool.name, call.view.call_id, info.task_id)
-        await self._to_background(call)
-        if self._on_task is not None:
+        if self._on_task is not None:  # first, so the model has the steering tools as it speaks
             await self._on_task()
+        await self._to_background(call)
 
     async def _to_background(self, call: Call) -> None:
         """A call that turned out long (a task, a question for the user) goes on in the background.
