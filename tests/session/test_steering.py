@@ -149,3 +149,38 @@ async def test_cancelling_an_unknown_call_is_a_clear_tool_error(registry: ToolRe
                 item = await s.upstream_item()
                 if item.get("role") == "system" and job["call_id"] in item["content"][0]["text"]:
                     break
+
+
+async def test_a_name_two_calls_share_asks_for_the_call_id(registry: ToolRegistry, probe: Probe) -> None:
+    async with open_session(registry, QUICK) as s:
+        await s.upstream("session.update")
+        first = function_call_item("voice__job_cancel", '{"topic": "a"}')
+        second = function_call_item("voice__job_cancel", '{"topic": "b"}')
+        await s.respond(first, second)
+        for _ in (first, second):
+            await s.upstream_item()  # the two placeholders
+        await s.upstream("response.create")
+        await s.respond()
+        with anyio.fail_after(5):
+            while probe["job_cancel"].calls < 2:
+                await s.settle()
+        vague = await steer(s, CANCEL_CALL_TOOL, {"tool": "job_cancel"})
+        assert "2 calls match tool 'job_cancel'; give the call_id of one" in vague["error"]["message"]
+        assert (
+            first["call_id"] in vague["error"]["message"] and second["call_id"] in vague["error"]["message"]
+        )
+        await s.upstream("response.create")
+        await s.respond()
+        nothing = await steer(s, CANCEL_CALL_TOOL, {})
+        assert "give the call_id or the tool name" in nothing["error"]["message"]
+        await s.upstream("response.create")
+        await s.respond()
+        assert not probe["job_cancel"].cancelled.is_set()  # no error cancelled anything
+        exact = await steer(s, CANCEL_CALL_TOOL, {"call_id": second["call_id"]})
+        assert exact["status"] == "cancelled" and exact["call_id"] == second["call_id"]
+        with anyio.fail_after(5):
+            await probe["job_cancel"].cancelled.wait()
+        await s.upstream("response.create")
+        await s.respond()
+        [left] = (await steer(s, RUNNING_CALLS_TOOL, {}))["running"]
+        assert left["call_id"] == first["call_id"]  # the other one runs on
