@@ -184,3 +184,19 @@ async def test_a_name_two_calls_share_asks_for_the_call_id(registry: ToolRegistr
         await s.respond()
         [left] = (await steer(s, RUNNING_CALLS_TOOL, {}))["running"]
         assert left["call_id"] == first["call_id"]  # the other one runs on
+
+
+async def test_hidden_host_calls_steer_the_same_and_show_nothing(
+    registry: ToolRegistry, probe: Probe
+) -> None:
+    async with open_session(registry, HostSettings(readback_wait_s=0, host_calls="hidden")) as s:
+        assert STEERING <= tool_names(await s.upstream("session.update"))
+        await start_long_call(s, probe, "voice__job_keep", {})
+        confirmed = await steer(s, CANCEL_CALL_TOOL, {"tool": "voice__job_keep"})
+        assert confirmed["status"] == "cancelled"
+        with anyio.fail_after(5):
+            await probe["job_keep"].cancelled.wait()
+        await s.upstream("response.create")  # the model says it stopped
+        await s.respond()
+        await s.settle()
+        assert "mcp_call" not in json.dumps(s.sent("client"))
