@@ -138,6 +138,12 @@ class SessionConfig(_Table):
     """A bigger client message gets an error, then close 1009."""
     max_result_chars: PositiveInt = 100_000
     """Tool results injected into the conversation are cut to this many characters."""
+    running_calls_tool: bool = True
+    """With long-running work in the session, the model gets `mcp_voice__running_calls` (the
+    running calls, their elapsed time and last progress); false: it does not."""
+    cancel_call_tool: bool = True
+    """With long-running work in the session, the model gets `mcp_voice__cancel_call` (cancel a
+    running call by tool name or call_id when the user asks); false: it does not."""
 
 
 class ServeConfig(_Table):

@@ -9,6 +9,7 @@ from mcp import StdioServerParameters
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from mcp_voice.config import Config, ConfigError, config_server_specs, load_config, parse_config
+from mcp_voice.serve.run import host_settings
 
 FULL_EXAMPLE = """
 [plugins.filesystem]
@@ -221,3 +222,12 @@ def test_calendar_secrets_come_from_the_environment(tmp_path: Path, monkeypatch:
 def test_client_servers_can_be_switched_off() -> None:
     assert Config().session.allow_client_servers is True
     assert parse_config({"session": {"allow_client_servers": False}}).session.allow_client_servers is False
+
+
+def test_steering_tools_can_be_switched_off_and_reach_the_host() -> None:
+    assert host_settings(Config()).running_calls_tool and host_settings(Config()).cancel_call_tool
+    config = parse_config({"session": {"running_calls_tool": False, "cancel_call_tool": False}})
+    settings = host_settings(config)
+    assert settings.running_calls_tool is False and settings.cancel_call_tool is False
+    with pytest.raises(ConfigError, match="cancel_call_tool"):
+        parse_config({"session": {"cancel_call_tool": "sometimes"}})

@@ -69,6 +69,10 @@ class Call:
     last_note: float = 0.0
     task_id: str | None = None
     """The MCP task the server runs this call as (it outlives an upstream reconnect)."""
+    started: float = 0.0
+    progress: str | None = None
+    """The last progress the server reported (for the model's list of running calls)."""
+    cancel_reason: str = "because the user interrupted"
 
     @property
     def speak(self) -> bool:
@@ -96,8 +100,11 @@ class CallManager:
         max_result_chars: int | None = None,
         questions: Questions | None = None,
         ask_timeout_s: float = 120.0,
+        on_task: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_task`: a call became an MCP task (the session has long-running work now)."""
         self._registry = registry
+        self._on_task = on_task
         self._questions = questions
         self._ask_timeout_s = ask_timeout_s
         self._limit = anyio.CapacityLimiter(max_calls) if max_calls else None
@@ -132,7 +139,8 @@ class CallManager:
         """
         policy = view.tool.policy
         placeholder = policy.long_running and self._async_mode == "placeholder"
-        call = Call(view, output_index, placeholder, policy.long_running, last_note=anyio.current_time())
+        now = anyio.current_time()
+        call = Call(view, output_index, placeholder, policy.long_running, last_note=now, started=now)
         view.owned = True
         view.output_index = output_index
         self._running[view.item_id] = call
@@ -175,11 +183,20 @@ class CallManager:
                 call.scope.cancel()
                 logger.debug("barge-in cancels %s (%s)", call.view.tool.name, call.view.call_id)
 
+    def cancel(self, call: Call, reason: str) -> None:
+        """End a running call: MCP cancellation (or `tasks/cancel`) goes out; it is never spoken."""
+        if call.finished or call.cancelled:
+            return
+        call.cancelled = True
+        call.cancel_reason = reason
+        call.scope.cancel()
+        logger.debug("cancelled %s (%s) %s", call.view.tool.name, call.view.call_id, reason)
+
     # -- running --------------------------------------------------------------------------------
 
     async def _run(self, call: Call) -> None:
         view = call.view
-        progress = self._progress(call) if self._progress_updates else None
+        progress = self._progress(call)
         result: ToolResult | None = None
         try:
             with call.scope:
@@ -208,6 +225,8 @@ class CallManager:
         """The server runs the call as a task: it is long-running now, whatever its config said."""
         call.task_id = info.task_id
         logger.debug("%s (%s) runs as task %s", call.view.tool.name, call.view.call_id, info.task_id)
+        if self._on_task is not None:  # first, so the model has the steering tools as it speaks
+            await self._on_task()
         await self._to_background(call)
 
     async def _to_background(self, call: Call) -> None:
@@ -277,8 +296,8 @@ class CallManager:
         view = call.view
         call.finished = True
         if not call.placeholder:
-            view.error = "cancelled because the user interrupted"
-            output = cancelled_output(view.tool)
+            view.error = "cancelled " + call.cancel_reason
+            output = cancelled_output(view.tool, call.cancel_reason)
             await self._out.add_item(function_call_output(new_item_id(), view.call_id, output))
         await self._finish_for_client(call, ok=False)
 
@@ -295,7 +314,8 @@ class CallManager:
     def _progress(self, call: Call) -> Callable[[float, float | None, str | None], Awaitable[Any]]:
         async def report(done: float, total: float | None, message: str | None) -> None:
             now = anyio.current_time()
-            if not call.long_running or call.finished or call.cancelled:
+            call.progress = message or (f"{done:g}/{total:g}" if total else f"{done:g}")
+            if not self._progress_updates or not call.long_running or call.finished or call.cancelled:
                 return
             if now - call.last_note < self._progress_interval_s:
                 return

@@ -37,6 +37,7 @@ from mcp_voice.session.presenter import Presenter
 from mcp_voice.session.questions import Questions
 from mcp_voice.session.sequencer import VAD_RESPONSE_GRACE_S, ResponseSequencer
 from mcp_voice.session.settings import HostSettings
+from mcp_voice.session.steering import Steering
 from mcp_voice.session.tools import SessionTools
 from mcp_voice.tools.client_urls import ClientServerPolicy
 from mcp_voice.tools.registry import ToolRegistry
@@ -127,6 +128,16 @@ class SessionHost:
             max_result_chars=settings.max_result_chars,
             questions=self.questions,
             ask_timeout_s=settings.elicitation_timeout_s,
+            on_task=self._task_started,
+        )
+        self.steering = Steering(
+            self.calls,
+            self.outbox,
+            self.sequencer,
+            self.tools.show,
+            list_tool=settings.running_calls_tool,
+            cancel_tool=settings.cancel_call_tool,
+            readback=not self.presenter.hidden,
         )
         self.pin = SessionPin(settings.pinned_session) if settings.pinned_session else None
         if self.pin is not None:
@@ -242,6 +253,7 @@ class SessionHost:
     # -- tools ----------------------------------------------------------------------------------
 
     async def _send_tools(self) -> None:
+        self.steering.sync(self.tools.host_tools)
         tools = self.tools.upstream_tools()
         if tools == self._sent_tools:
             return
@@ -254,6 +266,11 @@ class SessionHost:
         }
         self.presenter.session_update_sent(event_id, by_client=False)
         await self.outbox.host(event)
+
+    async def _task_started(self) -> None:
+        """A call became an MCP task: the model may steer it from now on."""
+        self.steering.task_seen()
+        await self._send_tools()
 
     async def _show_tool(self, tool: HostTool, shown: bool) -> None:
         self.tools.show(tool, shown)
@@ -347,6 +364,7 @@ class SessionHost:
                         problem, code="invalid_value", event_id=event.get("event_id"), param="session.tools"
                     )
                 )
+            self.steering.sync(self.tools.host_tools)
             self._sent_tools = self.tools.upstream_tools()
             session = {**session, "tools": self._sent_tools}
         if "type" not in session:
@@ -416,7 +434,8 @@ class SessionHost:
             return  # one call_id runs once, whatever items repeat it
         if self.sequencer.is_out_of_band(event.get("response_id")):
             return  # its call_id is in no conversation: an output could not be added
-        if self.pin is not None and not self.pin.allows(str(item.get("name"))):
+        name = str(item.get("name"))
+        if self.pin is not None and not self.pin.allows(name) and not self.tools.answers_itself(name):
             self._dispatched_calls.add(call_id)
             await self._refuse_call(call_id, str(item.get("name")))
             return
@@ -432,6 +451,9 @@ class SessionHost:
         view.owned = True
         if self.questions.owns(view.tool.name):
             await self.questions.answer(view)
+            await self.calls.show_done(view, output_index, ok=view.error is None)
+        elif self.steering.owns(view.tool.name):
+            await self.steering.answer(view)
             await self.calls.show_done(view, output_index, ok=view.error is None)
         elif view.tool.policy.approval and not self.settings.auto_approve:
             if self.presenter.hidden:  # the client is never shown the request: the user is asked aloud

@@ -66,8 +66,8 @@ def refused_output(name: str, reason: str) -> str:
     return _json({"status": "error", "tool": name, "message": message})
 
 
-def cancelled_output(tool: HostTool) -> str:
-    message = f"{tool.name} was cancelled because the user interrupted; it produced no result."
+def cancelled_output(tool: HostTool, why: str = "because the user interrupted") -> str:
+    message = f"{tool.name} was cancelled {why}; it produced no result."
     return _json({"status": "cancelled", "tool": tool.name, "message": message})
 
 

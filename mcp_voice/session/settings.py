@@ -56,3 +56,9 @@ class HostSettings:
     pinned_session: Mapping[str, Any] | None = None
     """A session config fixed by whoever opened the session (a client secret's): applied first,
     then held on every client event, and only its tools may be called (see `session/pin.py`)."""
+    running_calls_tool: bool = True
+    """With long-running work in the session, the model may list the running calls
+    (`mcp_voice__running_calls`; session/steering.py)."""
+    cancel_call_tool: bool = True
+    """With long-running work in the session, the model may cancel a running call
+    (`mcp_voice__cancel_call`)."""

@@ -119,6 +119,15 @@ class SessionTools:
         else:
             self._session_tools.pop(tool.name, None)
 
+    def answers_itself(self, name: str) -> bool:
+        """Whether `name` is one of the session's own tools (steering, answering a question)."""
+        return name in self._session_tools
+
+    @property
+    def host_tools(self) -> list[HostTool]:
+        """The MCP tools the model has in this session (not the session's own)."""
+        return list(self._host.values())
+
     def label(self, tool: HostTool) -> str:
         """The `server_label` the client knows the tool's server by."""
         return self._labels.get(tool.server, tool.server)

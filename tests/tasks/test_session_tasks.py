@@ -69,6 +69,7 @@ async def test_a_task_call_is_long_running_by_itself(task_registry: ToolRegistry
         await s.upstream("session.update")
         started = anyio.current_time()
         item = await s.call_tool("tasks__slow_count", {"steps": 4, "delay_s": 0.4})
+        await s.upstream("session.update")  # the steering tools come with the first task
         placeholder = await s.upstream_item()
         took = anyio.current_time() - started
         assert placeholder["type"] == "function_call_output" and placeholder["call_id"] == item["call_id"]
@@ -101,6 +102,7 @@ async def test_barge_in_cancels_the_task_at_the_server(http_task_server: HttpTas
         async with open_session(registry) as s:
             await s.upstream("session.update")
             item = await s.call_tool("tasks__slow_count", {"steps": 60, "delay_s": 0.2})
+            await s.upstream("session.update")  # the steering tools come with the first task
             await s.upstream_item()
             await s.upstream("response.create")
             await s.respond()
@@ -124,6 +126,7 @@ async def test_a_killed_server_gives_one_error_and_the_session_goes_on(tmp_path:
         async with open_session(registry) as s:
             await s.upstream("session.update")
             item = await s.call_tool("tasks__slow_count", {"steps": 60, "delay_s": 0.2})
+            await s.upstream("session.update")  # the steering tools come with the first task
             await s.upstream_item()
             await s.upstream("response.create")
             await s.respond()
@@ -153,6 +156,7 @@ async def test_the_session_ending_cancels_its_task(http_task_server: HttpTaskSer
         async with open_session(registry) as s:
             await s.upstream("session.update")
             await s.call_tool("tasks__slow_count", {"steps": 70, "delay_s": 0.2})
+            await s.upstream("session.update")  # the steering tools come with the first task
             await s.upstream_item()
             await wait_for_file(http_task_server.events / "started-70", 10)
         # the session is over (its `keep` call included); the registry and the server live on
