@@ -71,11 +71,14 @@ class _Sent:
     host: list[HostRequest]
     covered: list[HostRequest] = field(default_factory=list)
     """Host requests the next `response.created` satisfied, whoever caused that response."""
-    joined: bool = False
-    """A host request sent with a joined client request's `event_id` (`client_event` is that request)."""
+
+    @property
+    def joined(self) -> bool:
+        """Host requests sent with a client request's `event_id` (that request is `client_event`)."""
+        return bool(self.host) and self.client_event is not None
 
 
-def answered_already(event_id: Any) -> list[Event]:
+def answered_already() -> list[Event]:
     """An empty response (created, then done with no output) answering a late read-back request."""
     response: Event = {
         "object": "realtime.response",
@@ -92,6 +95,11 @@ def answered_already(event_id: Any) -> list[Event]:
         {"type": "response.created", "event_id": new_event_id(), "response": response},
         {"type": "response.done", "event_id": new_event_id(), "response": done},
     ]
+
+
+def _plain(event: Event) -> bool:
+    """A `response.create` with no parameters: what a client sends to ask for a read-back."""
+    return not set(event) - {"type", "event_id"}
 
 
 def is_out_of_band(response: Event) -> bool:
@@ -179,7 +187,7 @@ class ResponseSequencer:
             logger.debug(
                 "client response.create %s asks for a read-back already spoken", event.get("event_id")
             )
-            for answer in answered_already(event.get("event_id")):
+            for answer in answered_already():
                 await self._reply(answer)
             return True
         if self._max_client_queue is not None and len(self._client) >= self._max_client_queue:
@@ -199,33 +207,35 @@ class ResponseSequencer:
         new_turn, self._client_turn = self._client_turn, False
         if new_turn:
             self._spoken_readback = []
-        if new_turn or set(event) - {"type", "event_id"}:
+        if new_turn or not _plain(event):
             return False
         sent = self._pending.host if self._pending is not None else []
-        for request in (*self._host, *sent, *self._running_readback):
-            if request.readback > 0:
-                request.readback -= 1
-                self.client_reads_back = True
-                if request in self._host and request.joined is None:
-                    request.joined = event  # not sent yet: it goes now, as the client's request
-                return True
-        return False
+        request = self._take_readback((*self._host, *sent, *self._running_readback))
+        if request is None:
+            return False
+        if request in self._host and request.joined is None:
+            request.joined = event  # not sent yet: it goes now, as the client's request
+        return True
 
     def _late_readback(self, event: Event) -> bool:
         """A plain request for a read-back that was already spoken (a slow client's first call).
 
         It gets an empty response (`answered_already`), so a client that waits for its request to
         be answered (the agents SDK's sequencer) is released and nothing is spoken twice.
-        `_join_readback` has already ruled out a new turn and requests with parameters.
+        `_join_readback` has already ruled out a new turn.
         """
-        if set(event) - {"type", "event_id"} or anyio.current_time() - self._spoken_at > LATE_READBACK_S:
+        if not _plain(event) or anyio.current_time() - self._spoken_at > LATE_READBACK_S:
             return False
-        for request in self._spoken_readback:
+        return self._take_readback(self._spoken_readback) is not None
+
+    def _take_readback(self, requests: Iterable[HostRequest]) -> HostRequest | None:
+        """The first read-back a client request may still count for; taking it shows the client asks."""
+        for request in requests:
             if request.readback > 0:
                 request.readback -= 1
                 self.client_reads_back = True
-                return True
-        return False
+                return request
+        return None
 
     async def request_host(self, items: Iterable[str], *, readback: bool = False) -> None:
         """The host wants a response about `items` once the floor is free.
@@ -251,7 +261,7 @@ class ResponseSequencer:
             joined = next((request.joined for request in requests if request.joined is not None), None)
             if joined is not None and isinstance(joined.get("event_id"), str):
                 event["event_id"] = joined["event_id"]
-            self._pending = _Sent(event["event_id"], joined, requests, joined=joined is not None)
+            self._pending = _Sent(event["event_id"], joined, requests)
             logger.debug("host response.create for %d request(s)", len(requests))
             await self._send(event)
 

@@ -338,21 +338,9 @@ class ServerConnection:
 
     async def _follow_once(self, client: Client, hooks: CallHooks) -> types.CallToolResult:
         assert hooks.task is not None
-        lost = self._lost
+        task = hooks.task
         hooks.detached = False
-        with anyio.CancelScope() as scope:
-            self._inflight[scope] = hooks
-            try:
-                return await follow_task(client.session, hooks.task, hooks)
-            except MCPError as exc:
-                if exc.code == CONNECTION_CLOSED:
-                    if lost is not None:
-                        lost.set()
-                    raise ServerUnavailable("the server's connection closed during the task") from exc
-                raise
-            finally:
-                self._inflight.pop(scope, None)
-        raise ServerUnavailable("the server's connection was lost during the task")
+        return await self._watched(hooks, "task", lambda: follow_task(client.session, task, hooks))
 
     async def _call_once(
         self,
@@ -363,26 +351,39 @@ class ServerConnection:
         progress: ProgressFn | None,
         meta: Mapping[str, Any] | None = None,
     ) -> types.CallToolResult:
+        # mcp types the callback as a Protocol with named parameters, but only ever calls it
+        # positionally and awaits the result, which is all a ProgressFn promises.
+        callback = cast("ProgressFnT | None", progress)
+        return await self._watched(
+            current_hooks.get(),
+            "call",
+            lambda: client.call_tool(
+                tool,
+                arguments,
+                read_timeout_seconds=timeout_s,
+                progress_callback=callback,
+                meta=cast("RequestParamsMeta", dict(meta)) if meta else None,
+            ),
+        )
+
+    async def _watched(
+        self,
+        hooks: CallHooks | None,
+        what: str,
+        request: Callable[[], Awaitable[types.CallToolResult]],
+    ) -> types.CallToolResult:
+        """One request to the server, cancelled (and reported unavailable) if its connection is lost."""
         lost = self._lost
         with anyio.CancelScope() as scope:
-            self._inflight[scope] = current_hooks.get()
+            self._inflight[scope] = hooks
             try:
-                # mcp types the callback as a Protocol with named parameters, but only ever calls it
-                # positionally and awaits the result, which is all a ProgressFn promises.
-                callback = cast("ProgressFnT | None", progress)
-                return await client.call_tool(
-                    tool,
-                    arguments,
-                    read_timeout_seconds=timeout_s,
-                    progress_callback=callback,
-                    meta=cast("RequestParamsMeta", dict(meta)) if meta else None,
-                )
+                return await request()
             except MCPError as exc:
                 if exc.code == CONNECTION_CLOSED:
                     if lost is not None:
                         lost.set()
-                    raise ServerUnavailable("the server's connection closed during the call") from exc
+                    raise ServerUnavailable(f"the server's connection closed during the {what}") from exc
                 raise
             finally:
                 self._inflight.pop(scope, None)
-        raise ServerUnavailable("the server's connection was lost during the call")
+        raise ServerUnavailable(f"the server's connection was lost during the {what}")
