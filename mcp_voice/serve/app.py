@@ -91,7 +91,7 @@ def create_app(
         routes=[
             WebSocketRoute("/v1/realtime", endpoint),
             Route("/healthz", healthz, methods=["GET"]),
-            readiness_route(state, drain, lambda: slots.active, settings.max_sessions),
+            readiness_route(state, drain, slots),
             *twilio_routes(registry, settings, upstream, metrics.observer(observer), slots, state),
             *openai_call_routes(registry, settings, metrics.observer(observer), slots, state, ownership),
         ],
@@ -109,6 +109,5 @@ def create_app(
     app.state.metrics = metrics
     app.state.store = state
     app.state.drain = drain
-    app.state.live_sessions = lambda: slots.active
     app.state.ownership = ownership if settings.calls.api_key else None
     return app

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from typing import Any, TextIO
 
 import anyio
@@ -100,7 +99,7 @@ async def drain_then_stop(server: Any, app: Any, err: TextIO = sys.stderr) -> No
     """
     drain: Drain = app.state.drain
     endpoint = app.state.endpoint
-    live: Callable[[], int] = app.state.live_sessions
+    slots = app.state.sessions  # every transport's sessions (serve/slots.py)
     while not drain.active:
         if server.should_exit:
             return
@@ -109,15 +108,15 @@ async def drain_then_stop(server: Any, app: Any, err: TextIO = sys.stderr) -> No
     if ownership is not None and app.state.store.url != "memory":  # another process takes the calls
         await ownership.hand_off()
     print(
-        f"mcp-voice: draining: {live()} live sessions may go on for up to "
+        f"mcp-voice: draining: {slots.active} live sessions may go on for up to "
         f"{drain.drain_s:g} s; new sessions are refused",
         file=err,
         flush=True,
     )
-    while live() > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
+    while slots.active > 0 and drain.remaining_s() > 0 and not server.should_exit:  # noqa: ASYNC110
         await anyio.sleep(DRAIN_POLL_S)
-    if live() > 0 and not server.should_exit:
-        print(f"mcp-voice: drain_s passed: closing {live()} sessions", file=err, flush=True)
+    if slots.active > 0 and not server.should_exit:
+        print(f"mcp-voice: drain_s passed: closing {slots.active} sessions", file=err, flush=True)
         await endpoint.shutdown(DRAIN_EXPIRED)
     server.should_exit = True
 

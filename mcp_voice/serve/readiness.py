@@ -6,26 +6,23 @@ every reason, so an operator reading it (or nginx's / Kubernetes' logs) knows wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_voice.serve.drain import Drain
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.state import StateStore, StateUnavailable
 
 
-def readiness_route(
-    state: StateStore, drain: Drain, sessions: Callable[[], int], max_sessions: int | None
-) -> Route:
+def readiness_route(state: StateStore, drain: Drain, slots: SessionSlots) -> Route:
     async def readyz(request: Request) -> JSONResponse:
         reasons: list[str] = []
-        live = sessions()
+        live = slots.active
         if drain.active:
             reasons.append(f"draining: live sessions end within {drain.remaining_s():.0f} s")
-        if max_sessions is not None and live >= max_sessions:
-            reasons.append(f"full: {live} of {max_sessions} sessions")
+        if slots.full:
+            reasons.append(f"full: {live} of {slots.limit} sessions")
         try:
             await state.ping()
         except StateUnavailable as exc:
