@@ -287,7 +287,7 @@ async def main(args: argparse.Namespace) -> None:
     ):
         url_calls = f"ws://127.0.0.1:{up_calls.sockets[0].getsockname()[1]}"
         url_plain = f"ws://127.0.0.1:{up_plain.sockets[0].getsockname()[1]}"
-        config = write_config(Path(os.environ.get("TMPDIR", "/tmp")), args.idle + 10)
+        config = write_config(Path(os.environ.get("TMPDIR", "/tmp")), max(args.idle, args.max_sessions) + 10)
         serve_cmd = [MCP_VOICE, "serve", "--port", "0", "--upstream", url_calls, "--config", str(config)]
         serve_proc, serve_url = await start_relay([*serve_cmd, "--plugins", ""])
         bare_proc, bare_url = await start_relay([sys.executable, str(RELAY_BENCH), "--bare-relay", url_plain])
