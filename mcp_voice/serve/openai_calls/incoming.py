@@ -101,7 +101,9 @@ class IncomingCalls:
         self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
         self.state: StateStore = state if state is not None else MemoryState()
-        self.ownership = ownership if ownership is not None else CallOwnership(self.state, settings.lease_s)
+        if ownership is None:
+            ownership = CallOwnership(self.state, settings.lease_s, slots=self.slots)
+        self.ownership = ownership
         self.ownership.serve_with(self.run_call, self.opener_for)
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""

@@ -25,6 +25,7 @@ import anyio
 from mcp_voice.channels import EventChannel
 from mcp_voice.protocol.events import new_event_id
 from mcp_voice.serve.openai_calls.sideband import SidebandOpener
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.serve.state import StateStore, StateUnavailable
 from mcp_voice.session.context import CallContext
 
@@ -73,8 +74,17 @@ def _context(record: dict[str, Any]) -> CallContext:
 class CallOwnership:
     """Leases and records of the OpenAI calls of one serve app (shared through its state store)."""
 
-    def __init__(self, state: StateStore, lease_s: float = 10.0, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        lease_s: float = 10.0,
+        owner: str | None = None,
+        slots: SessionSlots | None = None,
+    ) -> None:
         self.state = state
+        self.slots = slots
+        """The app's session count: a call taken over holds a slot like any other; a full process
+        takes none (another one will)."""
         self.watch_s = min(0.5, lease_s / 10)
         """How often the records are looked at (one HGETALL per round on Redis)."""
         self.lease_s = max(0.05, lease_s * 0.85 - self.watch_s)
@@ -176,7 +186,16 @@ class CallOwnership:
                             continue
                         if await self.state.holder("call:" + call_id) is not None:
                             continue
-                        if await self.state.acquire("call:" + call_id, self.owner, self.lease_s):
+                        if self.slots is not None and not self.slots.take():
+                            log.debug("call %s is free but this process is full: leaving it", call_id)
+                            continue
+                        won = False
+                        try:
+                            won = await self.state.acquire("call:" + call_id, self.owner, self.lease_s)
+                        finally:
+                            if self.slots is not None and not won:
+                                self.slots.release()
+                        if won:
                             record = json.loads(raw)
                             self.taken.append((call_id, anyio.current_time()))
                             log.warning("call %s: its owner stopped; taking it over", call_id)
@@ -185,9 +204,14 @@ class CallOwnership:
                     log.debug("call watch: %s", exc)
 
     async def _take_over(self, record: dict[str, Any], run_call: RunCall, opener: SidebandOpener) -> None:
+        """Run a call taken over, holding the session slot `watch` took for it."""
         context = _context(record)
         inflight = [str(i) for i in record.get("inflight") or ()]
-        await self.run(context, record.get("tools") or (), opener, run_call, inflight)
+        if self.slots is None:
+            await self.run(context, record.get("tools") or (), opener, run_call, inflight)
+            return
+        with self.slots.held():
+            await self.run(context, record.get("tools") or (), opener, run_call, inflight)
 
 
 class InflightCalls:
