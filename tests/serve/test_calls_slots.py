@@ -7,6 +7,7 @@ import anyio
 import httpx2
 import pytest
 
+from mcp_voice.serve.drain import DRAIN_EXPIRED
 from tests.serve.calls_rig import accepted, rig
 from tests.serve.test_openai_webrtc import TOKEN, offer
 
@@ -55,3 +56,18 @@ async def test_two_concurrent_webrtc_offers_for_the_last_slot_create_one_call() 
             tg.start_soon(one)
         assert sorted(response.status_code for response in responses) == [201, 503]
         assert len(r.fake.requests_for("create")) == 1  # the refused offer created nothing at OpenAI
+
+
+async def test_a_shutdown_ends_a_sip_calls_session_with_its_reason() -> None:
+    """The end of a drain (and any shutdown) reaches every transport's sessions, SIP calls too."""
+    async with rig() as r:
+        await accepted(r, "rtc_first")
+        call = r.fake.calls["rtc_first"]
+        await r.app.state.endpoint.shutdown(DRAIN_EXPIRED)
+        with anyio.fail_after(10):
+            await r.watcher.gone.wait()
+        assert [reason for _, reason in r.watcher.ended] == [DRAIN_EXPIRED]
+        with anyio.fail_after(10):
+            await call._disconnected.wait()  # the sideband was closed by serve
+            while r.app.state.sessions.active:  # noqa: ASYNC110 (the slot is given back after the lease)
+                await anyio.sleep(0.01)

@@ -218,6 +218,7 @@ class IncomingCalls:
             context=context,
             observer=self.observer,
             extra_tools=tools,
+            slots=self.slots,
         )
 
     def session_for(self, decision: CallDecision) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -190,6 +190,7 @@ class WebRTCCalls:
                     context=context,
                     observer=self.observer,
                     extra_tools=own_tools,
+                    slots=self.slots,
                 )
         else:
             log.warning("webrtc: OpenAI's answer has no Location: the call runs without our tools")
