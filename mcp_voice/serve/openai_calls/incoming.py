@@ -104,7 +104,7 @@ class IncomingCalls:
         if ownership is None:
             ownership = CallOwnership(self.state, settings.lease_s, slots=self.slots)
         self.ownership = ownership
-        self.ownership.serve_with(self.run_call, self.opener_for)
+        self.ownership.serve_with(self.run_call, self.opener_for, registry)
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""
 
