@@ -8,6 +8,7 @@ The fake OpenAI plays the model on the call's sideband.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -104,3 +105,49 @@ async def test_kill_9_mid_task_the_new_owner_resumes_it_and_delivers_its_result_
 async def _task_recorded(url: str, tool_call: str) -> bool:
     raw = (await records(url)).get("rtc_task")
     return raw is not None and tool_call in (json.loads(raw).get("tasks") or {})
+
+
+async def test_a_drain_hands_a_task_call_to_another_process_which_tells_the_model_once(
+    tmp_path: Path,
+) -> None:
+    with redis_server() as redis:
+        async with (
+            start_http_task_server(tmp_path) as tasks,
+            fake_openai() as fake,
+            AsyncExitStack() as stack,
+        ):
+            config = _config(tmp_path, tasks.url)
+            env = takeover_env(fake.rest_base)
+            owner, line_a = await stack.enter_async_context(
+                serve_process(*serve_args(redis.url, config), env=env)
+            )
+            await stack.enter_async_context(serve_process(*serve_args(redis.url, config), env=env))
+            assert (await fake.ring(f"http://127.0.0.1:{port_of(line_a)}", "rtc_task")).json() == {
+                "status": "ok"
+            }
+            call = fake.calls["rtc_task"]
+            await call.wait_connections(1)
+            task = await call.call_tool("tt__slow_count", {"steps": 8, "delay_s": 0.5})
+            await eventually(lambda: _task_recorded(redis.url, task["call_id"]))
+
+            owner.send_signal(signal.SIGTERM)  # hand-off: the call moves at once
+            await call.wait_connections(2)
+            with anyio.fail_after(20):
+                while not _told(call, task["call_id"]):  # noqa: ASYNC110 (another process)
+                    await anyio.sleep(0.05)
+            await anyio.sleep(2 * LEASE_S)
+            assert len(_told(call, task["call_id"])) == 1, _told(call, task["call_id"])
+            await call.end()
+
+
+def _told(call: FakeCall, tool_call: str) -> list[dict[str, Any]]:
+    """What the model was told of the task beyond its placeholder (its result, or how it ended)."""
+    told = []
+    for event in call.sent("conversation.item.create"):
+        item = event["item"]
+        if item.get("type") == "function_call_output" and item["call_id"] == tool_call:
+            if '"status": "running"' not in item["output"]:
+                told.append(item)
+        elif item.get("type") == "message" and tool_call in json.dumps(item):
+            told.append(item)
+    return told

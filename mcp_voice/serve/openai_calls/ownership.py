@@ -301,6 +301,8 @@ class InflightCalls:
                 "tool": event.tool,
                 "answered": False,
             }
+        elif event.kind == "cancelled" and self.ownership.handing_off:
+            return  # left for the next owner (which resumes it, and so hears how it ended)
         elif event.kind in ("finished", "failed", "cancelled") and event.call_id in self.tasks:
             if self.tasks.pop(event.call_id)["answered"]:  # its note needs no output: done here
                 self.open.remove(event.call_id)
