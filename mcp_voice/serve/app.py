@@ -69,7 +69,7 @@ def create_app(
     endpoint = RealtimeEndpoint(registry, settings, upstream, observer, metrics, slots)
     failed_plugins = sorted(load_errors or {})
     drain = Drain(settings.drain_s)
-    ownership = CallOwnership(state, settings.lease_s)
+    ownership = CallOwnership(state, settings.lease_s, slots=slots)
 
     async def healthz(request: Request) -> JSONResponse:
         degraded = bool(failed_plugins or registry.errors)

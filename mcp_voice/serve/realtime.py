@@ -11,7 +11,6 @@ import dataclasses
 import logging
 from contextlib import AsyncExitStack
 
-import anyio
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -39,7 +38,6 @@ POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
-SHUTDOWN_WAIT_S = 5.0
 
 
 class RealtimeEndpoint:
@@ -61,7 +59,6 @@ class RealtimeEndpoint:
         self.observer = observer
         self.slots = slots if slots is not None else SessionSlots(settings.max_sessions)
         """Shared with every other transport of the app (`max_sessions` counts them all)."""
-        self.hosts: set[SessionHost] = set()
 
     @property
     def sessions(self) -> int:
@@ -128,22 +125,15 @@ class RealtimeEndpoint:
                 observer=self.metrics.observer(self.observer),
             )
             channel.closing = lambda: (host.close_code, host.close_reason)
-            self.hosts.add(host)
-            try:
+            with self.slots.running(host):
                 await host.run()
-            finally:
-                self.hosts.discard(host)
         if not channel.client_closed:
             await channel.close(host.close_code, host.close_reason)
 
     async def shutdown(self, reason: str = "server shutting down") -> None:
-        """Close every session with 1001 (before the server drops the sockets), waiting a little."""
-        hosts = list(self.hosts)
-        for host in hosts:
-            host.end(GOING_AWAY, reason)
-        with anyio.move_on_after(SHUTDOWN_WAIT_S):
-            for host in hosts:
-                await host.closed.wait()
+        """Close every session of the app with 1001 (before the server drops the sockets): relay,
+        Twilio, SIP and WebRTC alike (`SessionSlots.live`), waiting a little."""
+        await self.slots.end_all(reason, GOING_AWAY)
 
     async def _refuse(self, channel: WebSocketChannel, client: EventChannel, message: str) -> None:
         log.warning("session refused: %s", message)

@@ -4,12 +4,30 @@
 a relay socket, a Twilio media stream, an OpenAI SIP call and a WebRTC call each hold one. Every
 transport takes a slot here before opening its upstream and gives it back when the session ends,
 so the limit holds across them, and /healthz (or a readiness check) reads one number.
+
+The sessions themselves are kept here too (`running`), so a shutdown or the end of a drain closes
+every transport's with 1001 and its reason, not only the relay's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
+
+import anyio
+
+GOING_AWAY = 1001
+SHUTDOWN_WAIT_S = 5.0
+"""How long `end_all` waits for the sessions to close their sockets."""
+
+
+class LiveSession(Protocol):
+    """What ending a session needs (a `SessionHost`)."""
+
+    closed: anyio.Event
+
+    def end(self, code: int, reason: str) -> None: ...
 
 
 class SessionSlots:
@@ -18,6 +36,8 @@ class SessionSlots:
     def __init__(self, limit: int | None = None) -> None:
         self.limit = limit
         self.active = 0
+        self.live: set[LiveSession] = set()
+        """The sessions running now, whatever their transport (for `end_all`)."""
 
     @property
     def full(self) -> bool:
@@ -43,3 +63,21 @@ class SessionSlots:
 
     def refusal(self) -> str:
         return f"this server holds {self.limit} sessions at most; try again later"
+
+    @contextmanager
+    def running(self, session: LiveSession) -> Iterator[None]:
+        """Keep `session` among the live ones while the block runs."""
+        self.live.add(session)
+        try:
+            yield
+        finally:
+            self.live.discard(session)
+
+    async def end_all(self, reason: str, code: int = GOING_AWAY) -> None:
+        """End every live session with `code` and `reason`, waiting a little for them to close."""
+        sessions = list(self.live)
+        for session in sessions:
+            session.end(code, reason)
+        with anyio.move_on_after(SHUTDOWN_WAIT_S):
+            for session in sessions:
+                await session.closed.wait()

@@ -108,6 +108,7 @@ class Rig:
     url: str
     tools: CallTools
     watcher: Watcher
+    app: Any = None
 
     async def ring(self, call_id: str, **kw: Any) -> httpx2.Response:
         return await self.fake.ring(
@@ -153,7 +154,7 @@ async def rig(
             app = create_app(registry, settings, observer=setup.session_observer())
             sock = bind_socket("127.0.0.1", 0)
             async with running(app, sock):
-                yield Rig(fake, f"http://127.0.0.1:{sock.getsockname()[1]}", tools, watcher)
+                yield Rig(fake, f"http://127.0.0.1:{sock.getsockname()[1]}", tools, watcher, app)
                 for call in fake.calls.values():  # hang up, so serve has no call to wait for on shutdown
                     await call.end()
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import signal
 import time
+import urllib.error
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
-from conftest import serve_process
+from conftest import http_get, serve_process
 from redis_rig import redis_server
 from takeover_rig import eventually, inflight, port_of, records, serve_args, takeover_config, takeover_env
 
@@ -106,3 +108,45 @@ async def test_a_draining_owner_hands_its_calls_over_at_once(tmp_path: Path) -> 
             assert await call.output_for(item["call_id"]) == "sunny in Rome"
             with anyio.fail_after(20):
                 assert await owner.wait() == 0
+
+
+async def test_a_call_taken_over_holds_a_session_slot_on_its_new_owner(tmp_path: Path) -> None:
+    config = takeover_config(tmp_path, LEASE_S)
+    (tmp_path / "b").mkdir()
+    config_b = takeover_config(tmp_path / "b", LEASE_S)
+    config_b.write_text(config_b.read_text() + "max_sessions = 1\n")
+    with redis_server() as redis:
+        async with fake_openai() as fake, AsyncExitStack() as stack:
+            env = takeover_env(fake.rest_base)
+            owner, line_a = await stack.enter_async_context(
+                serve_process(*serve_args(redis.url, config), env=env)
+            )
+            _, line_b = await stack.enter_async_context(
+                serve_process(*serve_args(redis.url, config_b), env=env)
+            )
+            b = port_of(line_b)
+            assert (await readyz(b))[0] == 200
+            assert (await fake.ring(f"http://127.0.0.1:{port_of(line_a)}", "rtc_slot")).json() == {
+                "status": "ok"
+            }
+            call = fake.calls["rtc_slot"]
+            await call.wait_connections(1)
+            owner.kill()
+            await owner.wait()
+            await call.wait_connections(2)
+            status, body = await readyz(b)  # the one slot is the taken-over call's
+            assert status == 503 and body["sessions"] == 1 and body["reasons"] == ["full: 1 of 1 sessions"]
+            await call.end()
+            await eventually(lambda: _ready(b))  # the call ended: its slot is free again
+
+
+async def readyz(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        status, body = await http_get(f"http://127.0.0.1:{port}/readyz")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    return status, json.loads(body)
+
+
+async def _ready(port: int) -> bool:
+    return (await readyz(port))[0] == 200

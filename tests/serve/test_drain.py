@@ -14,6 +14,7 @@ import anyio
 import pytest
 import websockets
 from conftest import http_get, read_all, serve_process, write_config
+from twilio_wire import call as twilio_call
 
 pytestmark = pytest.mark.anyio
 
@@ -109,4 +110,34 @@ async def test_a_second_signal_stops_at_once(tmp_path: Path, second: signal.Sign
                     await live.recv()
         assert live.close_code == 1001 and live.close_reason
         with anyio.fail_after(10):
+            assert await proc.wait() == 0
+
+
+async def test_drain_time_passed_closes_a_twilio_media_stream_with_1001(tmp_path: Path) -> None:
+    """A phone call is a session like a relay socket: at the drain's end its stream closes with the reason."""
+    config = write_config(tmp_path, "[serve]\ndrain_s = 1.5\n")
+    args = (
+        "--port",
+        "0",
+        "--upstream",
+        "sim",
+        "--config",
+        str(config),
+        "--public-url",
+        "https://phone.example.test",
+    )
+    async with serve_process(*args, env={"TWILIO_AUTH_TOKEN": ""}) as (proc, line):
+        port = int(LINE.search(line).group(1))  # type: ignore[union-attr]
+        async with twilio_call(f"127.0.0.1:{port}") as caller:
+            await caller.start()
+            with anyio.fail_after(20):
+                while (await readyz(port))[1]["sessions"] != 1:  # noqa: ASYNC110 (another process)
+                    await anyio.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            with anyio.fail_after(20), pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await caller.ws.recv()
+        assert caller.ws.close_code == 1001
+        assert caller.ws.close_reason == "server draining: drain time passed"
+        with anyio.fail_after(20):
             assert await proc.wait() == 0

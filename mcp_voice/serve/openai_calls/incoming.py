@@ -101,8 +101,10 @@ class IncomingCalls:
         self.tls = tls
         self.decide: Decider | None = getattr(observer, "incoming_call", None)
         self.state: StateStore = state if state is not None else MemoryState()
-        self.ownership = ownership if ownership is not None else CallOwnership(self.state, settings.lease_s)
-        self.ownership.serve_with(self.run_call, self.opener_for)
+        if ownership is None:
+            ownership = CallOwnership(self.state, settings.lease_s, slots=self.slots)
+        self.ownership = ownership
+        self.ownership.serve_with(self.run_call, self.opener_for, registry)
         self.active: dict[str, CallContext] = {}
         """Calls being answered or running, by call id: one session per call."""
 
@@ -216,6 +218,7 @@ class IncomingCalls:
             context=context,
             observer=self.observer,
             extra_tools=tools,
+            slots=self.slots,
         )
 
     def session_for(self, decision: CallDecision) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import anyio
@@ -22,6 +22,7 @@ from mcp_voice.protocol.events import new_event_id, new_item_id
 from mcp_voice.protocol.openai_calls import sideband_url
 from mcp_voice.protocol.reconnect import ReconnectingUpstream, ReconnectPolicy
 from mcp_voice.protocol.upstream import connect_upstream
+from mcp_voice.serve.slots import SessionSlots
 from mcp_voice.session.context import CallContext, SessionObserver
 from mcp_voice.session.host import HostSettings, SessionHost
 from mcp_voice.tools.registry import ToolRegistry
@@ -109,11 +110,14 @@ async def run_call_session(
     context: CallContext,
     observer: SessionObserver | None = None,
     extra_tools: Sequence[Event] = (),
+    slots: SessionSlots | None = None,
 ) -> SessionHost | None:
     """Attach to the call and run its session until the call (or the sideband) ends.
 
     `extra_tools`: tools the call was set up with besides the host's (a plugin's, a browser's own
-    function tools); the host keeps them in every tools update it sends. Returns the finished host,
+    function tools); the host keeps them in every tools update it sends. `slots`: the app's, where
+    the session is kept among the live ones (a shutdown or a drain's end ends it with its reason;
+    the slot itself is held by the caller). Returns the finished host,
     or None when the sideband could not be opened (logged; the call goes on without our tools).
     """
     try:
@@ -130,7 +134,8 @@ async def run_call_session(
                 for problem in await host.tools.apply(list(extra_tools)):
                     log.warning("call %s: tool not kept: %s", context.call_id, problem)
             log.info("call %s (%s): sideband attached", context.call_id, context.transport)
-            await host.run()
+            with slots.running(host) if slots is not None else nullcontext():
+                await host.run()
             log.info("call %s ended: %s", context.call_id, host.end_reason)
             return host
     except (OSError, ChannelClosed, TimeoutError) as exc:

@@ -136,8 +136,21 @@ class WebRTCCalls:
             sdp, session = await self._offer(request)
         except _BadOffer as exc:
             return _error(str(exc), 400, "invalid_offer")
-        if self.slots.full:  # the sideband takes its slot; checked here so no call is created
+        # The slot is taken here, before OpenAI creates the call (a check here and a take after
+        # the answer let concurrent offers all pass the check): the sideband holds it; any answer
+        # without one gives it back.
+        if not self.slots.take():
             return _error(self.slots.refusal(), 503, "session_limit_reached")
+        response: Response | None = None
+        try:
+            response = await self._create(credential, sdp, session)
+        finally:
+            if response is None or response.background is None:
+                self.slots.release()
+        return response
+
+    async def _create(self, credential: Credential, sdp: str, session: dict[str, Any]) -> Response:
+        """Create the call at OpenAI (a slot is held for it) and its sideband session, to run after."""
         # A client secret's pinned config wins over what the browser sent, as on the relay.
         session = {**session, **{k: v for k, v in credential.session.items() if k not in NOT_PINNED}}
         own_tools = [t for t in session.get("tools") or () if isinstance(t, dict)]
@@ -177,6 +190,7 @@ class WebRTCCalls:
                     context=context,
                     observer=self.observer,
                     extra_tools=own_tools,
+                    slots=self.slots,
                 )
         else:
             log.warning("webrtc: OpenAI's answer has no Location: the call runs without our tools")
@@ -218,10 +232,7 @@ class WebRTCCalls:
         return sdp, session
 
     async def _held(self, run: Callable[..., Awaitable[object]], *args: Any, **kwargs: Any) -> None:
-        """The call's session, holding one of the app's session slots while it runs."""
-        if not self.slots.take():  # taken by a concurrent offer since `handle` checked
-            log.warning("webrtc: %s: the call runs without our tools", self.slots.refusal())
-            return
+        """The call's session, giving back the slot `handle` took for it when it ends."""
         with self.slots.held():
             await run(*args, **kwargs)
 

@@ -151,7 +151,7 @@ class TwilioClient:
 
     async def aclose(self) -> None:
         self._to_host.close()
-        await self.twilio.close(1000, "session ended")
+        await self.twilio.aclose()  # with the session's code and reason (1001 at a drain's end)
 
     def _end_reason(self) -> str:
         if self.ended_by == "stop":

@@ -189,7 +189,9 @@ class MediaEndpoint:
             if self.twilio.greeting:
                 greet = {"instructions": self.twilio.greeting}
                 await client.queue({"type": "response.create", "event_id": new_event_id(), "response": greet})
-            await self._run(host, client)
+            channel.closing = lambda: (host.close_code, host.close_reason)
+            with self.slots.running(host):
+                await self._run(host, client)
         log.info("call %s ended: %s", start.call_sid, host.end_reason)
 
     async def _upstream_failed(self, channel: WebSocketChannel, start: StreamStart, exc: Exception) -> None:
